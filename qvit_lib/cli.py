@@ -1,0 +1,105 @@
+"""The command line: ``python -m qvit_lib COMMAND --help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .simulation import write_dataset
+
+    if args.n % 2:
+        raise SystemExit(f"simulate: --n must be even (half photons, half electrons), got {args.n}")
+    paths = write_dataset(args.out, args.n, seed=args.seed, progress=not args.quiet)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .data import summarise_files
+
+    for summary in summarise_files(args.path):
+        print(f"{summary['file']}")
+        for key, value in summary.items():
+            if key != "file" and value is not None:
+                print(f"  {key:26s} {value}")
+    return 0
+
+
+def _cmd_separability(args: argparse.Namespace) -> int:
+    from .data import EcalDataset
+    from .showers import SEPARABILITY_FEATURES, pixel_separability_auc, separability_auc
+
+    with EcalDataset(args.path, seed=args.seed) as dataset:
+        n = min(2 * args.n_per_class, dataset.split_size("train"))
+        energy, labels = dataset.load("train", n, normalise=False)
+        kind = dataset.describe()["kind"]
+    linear = separability_auc(energy, labels, seed=args.seed)
+    trees = pixel_separability_auc(energy, labels, seed=args.seed)
+    print(f"data: {kind}, {len(labels)} events")
+    print(f"logistic regression on {', '.join(SEPARABILITY_FEATURES)}: test AUC {linear:.3f}")
+    print(f"gradient-boosted trees on the central 7x11 crystals:   test AUC {trees:.3f}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_benchmarks
+
+    results = run_benchmarks(args.suite, n_events=args.n)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qvit_lib", description="QViT book tools: simulate, inspect and benchmark.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser("simulate", help="simulate electron and photon showers into HDF5 files in the CMS format")
+    sim.add_argument("--n", type=_positive_int, required=True, help="number of events, half photons and half electrons (even)")
+    sim.add_argument("--out", required=True, help="a .h5/.hdf5 file (one mixed file) or a directory (one file per class)")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives identical files")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(run=_cmd_simulate)
+
+    info = commands.add_parser("info", help="describe a data file or directory: events per class, shapes, ranges, simulation or CMS")
+    info.add_argument("path", help="an HDF5 file or a directory holding the photon and electron files")
+    info.set_defaults(run=_cmd_info)
+
+    sep = commands.add_parser("separability", help="how separable electrons and photons are: shower-shape and pixel baselines")
+    sep.add_argument("path", nargs="?", default=None, help="data location (default: $QVIT_DATA or the committed sample)")
+    sep.add_argument("--n-per-class", type=_positive_int, default=10000, help="events per class to use (default 10000)")
+    sep.add_argument("--seed", type=int, default=0)
+    sep.set_defaults(run=_cmd_separability)
+
+    bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
+    bench.add_argument("--suite", choices=("simulation",), default="simulation", help="what to measure (default: simulation)")
+    bench.add_argument("--n", type=_positive_int, default=100_000, help="events to simulate (default 100000)")
+    bench.add_argument("--json", action="store_true", help="also print the results as JSON")
+    bench.set_defaults(run=_cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .data import DataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

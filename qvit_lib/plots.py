@@ -1,0 +1,152 @@
+"""Figures for the book: calorimeter images, class averages, shower shapes, patches.
+
+Every function draws on matplotlib axes it creates or is given, labels its axes with
+units, and returns the figure (or axes) so a chapter can add to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LogNorm
+
+from .simulation import ELECTRON, PHOTON
+
+CLASS_LABELS = {PHOTON: "photon (y=0)", ELECTRON: "electron (y=1)"}
+CLASS_COLOURS = {PHOTON: "tab:blue", ELECTRON: "tab:red"}
+ENERGY_LABEL = "energy / max"
+TIME_LABEL = "hit time [ns/50]"
+
+
+def draw_image(ax: plt.Axes, image: np.ndarray, *, log: bool = True, label: str = ENERGY_LABEL, vmin: float = 1e-3, cmap: str = "viridis", colorbar: bool = True):
+    """One 32×32 crop in the (iφ, iη) plane; zero crystals are left blank."""
+    masked = np.ma.masked_where(image == 0, image)
+    if log:
+        norm = LogNorm(vmin=vmin, vmax=max(float(image.max()), vmin * 10))
+        mesh = ax.imshow(masked, origin="lower", norm=norm, cmap=cmap, interpolation="nearest")
+    else:
+        bound = float(np.abs(image).max()) or 1.0
+        mesh = ax.imshow(masked, origin="lower", cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest")
+    ax.set_xlabel("iφ [crystal]")
+    ax.set_ylabel("iη [crystal]")
+    if colorbar:
+        ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label=label)
+    return mesh
+
+
+def event_gallery(images: np.ndarray, labels: np.ndarray, per_class: int = 2, titles: Sequence[str] | None = None) -> plt.Figure:
+    """Energy (log scale, top row) and hit time (bottom row) of example events per class.
+
+    ``images`` is (N, 32, 32, 2) with normalised energy in channel 0 and time in ns/50.
+    """
+    picks = [i for c in (PHOTON, ELECTRON) for i in np.flatnonzero(labels == c)[:per_class]]
+    fig, axes = plt.subplots(2, len(picks), figsize=(3.6 * len(picks), 6.4), constrained_layout=True)
+    for column, index in enumerate(picks):
+        title = titles[column] if titles else f"{CLASS_LABELS[int(labels[index])]}, event {index}"
+        draw_image(axes[0, column], images[index, ..., 0])
+        axes[0, column].set_title(title, fontsize=9)
+        draw_image(axes[1, column], images[index, ..., 1], log=False, label=TIME_LABEL, cmap="coolwarm")
+    return fig
+
+
+def class_means(energy: np.ndarray, labels: np.ndarray) -> plt.Figure:
+    """Mean normalised energy per class (log scale) and their difference (electron − photon)."""
+    means = {c: energy[labels == c].mean(axis=0) for c in (PHOTON, ELECTRON)}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), constrained_layout=True)
+    for ax, c in zip(axes, (PHOTON, ELECTRON)):
+        draw_image(ax, means[c], vmin=1e-5, label="mean energy / max")
+        ax.set_title(f"mean {CLASS_LABELS[c]}")
+    draw_image(axes[2], means[ELECTRON] - means[PHOTON], log=False, label="Δ mean energy / max", cmap="RdBu_r")
+    axes[2].set_title("electron − photon")
+    for ax in axes:
+        ax.set_xlim(8.5, 23.5)
+        ax.set_ylim(8.5, 23.5)
+    return fig
+
+
+_SHAPE_AXES = {
+    "e_sum": "total energy in the crop [GeV/50]",
+    "e1_e9": "E(1×1) / E(3×3)",
+    "e9_e25": "E(3×3) / E(5×5)",
+    "eta_width": "η-width, RMS in 5×5 [crystals]",
+    "phi_width": "φ-width, RMS in 5×5 [crystals]",
+    "phi_asymmetry": "φ asymmetry (E₊ − E₋)/(E₊ + E₋)",
+}
+
+
+def shape_histograms(shapes: Mapping[str, np.ndarray], labels: np.ndarray, names: Sequence[str] = tuple(_SHAPE_AXES)) -> plt.Figure:
+    """Normalised histograms of shower shapes, photons against electrons."""
+    cols = 3
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), constrained_layout=True, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        values = shapes[name]
+        lo, hi = np.percentile(values, [0.5, 99.5])
+        bins = np.linspace(lo, hi, 50)
+        for c in (PHOTON, ELECTRON):
+            ax.hist(values[labels == c], bins=bins, density=True, histtype="step", lw=1.6, color=CLASS_COLOURS[c], label=CLASS_LABELS[c])
+        ax.set_xlabel(_SHAPE_AXES.get(name, name))
+        ax.set_ylabel("probability density")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=8)
+    return fig
+
+
+def draw_patches(ax: plt.Axes, image: np.ndarray, patch: tuple[int, int] = (4, 8), title: str | None = None) -> None:
+    """An event with its patch grid and token numbers (row-major, as :func:`patchify` orders them)."""
+    draw_image(ax, image)
+    ph, pw = patch
+    h, w = image.shape
+    for r in range(0, h + 1, ph):
+        ax.axhline(r - 0.5, color="white", lw=0.8)
+    for c in range(0, w + 1, pw):
+        ax.axvline(c - 0.5, color="white", lw=0.8)
+    for token, (r, c) in enumerate((r, c) for r in range(0, h, ph) for c in range(0, w, pw)):
+        ax.text(c + pw / 2 - 0.5, r + ph / 2 - 0.5, str(token), color="white", ha="center", va="center", fontsize=8, alpha=0.9)
+    if title:
+        ax.set_title(title)
+
+
+def tracker_effects(config=None) -> plt.Figure:
+    """What the tracker in front of the ECAL does, against |η| and against pT."""
+    from .simulation import CRYSTAL_DPHI_RAD, SimulationConfig
+
+    config = config or SimulationConfig()
+    eta = np.linspace(0, config.eta_max, 100)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    left.plot(eta, config.material(eta), color="k", label="material t [X/X₀]")
+    left.plot(eta, config.conversion_probability(eta), color=CLASS_COLOURS[PHOTON], label="photon converts: 1 − exp(−7t/9)")
+    left.plot(eta, 1 - np.exp(-config.material(eta)), color=CLASS_COLOURS[ELECTRON], label="electron's mean brem fraction: 1 − exp(−t)")
+    left.set_xlabel("|η|")
+    left.set_ylabel("X/X₀, or probability / fraction")
+    left.legend(fontsize=8)
+    pt = np.linspace(5, 100, 200)
+    right.plot(pt, 0.735 / pt / CRYSTAL_DPHI_RAD, color=CLASS_COLOURS[ELECTRON])
+    right.axvline(config.pt_gev, color="grey", ls=":", label=f"pT = {config.pt_gev:g} GeV (the dataset)")
+    right.set_xlabel("electron pT [GeV]")
+    right.set_ylabel("bend at the ECAL, Δφ [crystals]")
+    right.set_yscale("log")
+    right.legend(fontsize=8)
+    return fig
+
+
+def knob_profiles(scans: Sequence[Sequence[Mapping[str, object]]]) -> plt.Figure:
+    """Mean φ profiles per class for each knob setting of :func:`qvit_lib.showers.scan_knob`."""
+    fig, axes = plt.subplots(1, len(scans), figsize=(4.6 * len(scans), 3.8), constrained_layout=True, squeeze=False)
+    for ax, scan in zip(axes[0], scans):
+        styles = ["-", "--", ":", "-."]
+        for style, result in zip(styles, scan):
+            for c in (PHOTON, ELECTRON):
+                label = f"{CLASS_LABELS[c].split()[0]}, {result['value']}" + (f"  (AUC {result['pixel_auc']:.2f})" if c == ELECTRON else "")
+                ax.plot(np.arange(32) - 16, result["profiles"][c], style, color=CLASS_COLOURS[c], label=label)
+        ax.set_yscale("log")
+        ax.set_xlim(-8, 8)
+        ax.set_ylim(1e-4, 1)
+        ax.set_xlabel("iφ − iφ(max) [crystals]")
+        ax.set_ylabel("mean energy fraction (3 central η rows)")
+        ax.set_title(f"knob: {scan[0]['knob']}")
+        ax.legend(fontsize=7)
+    return fig

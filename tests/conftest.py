@@ -1,0 +1,48 @@
+"""Shared fixtures: small simulated samples in both layouts, and a file writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from qvit_lib.simulation import write_dataset
+
+
+@pytest.fixture(scope="session")
+def pair_dir(tmp_path_factory) -> Path:
+    """A simulated photon/electron pair, 200 events per class."""
+    out = tmp_path_factory.mktemp("pair")
+    write_dataset(out, 400, seed=11)
+    return out
+
+
+@pytest.fixture(scope="session")
+def mixed_file(tmp_path_factory) -> Path:
+    """One mixed, shuffled simulated file, 200 events per class."""
+    out = tmp_path_factory.mktemp("mixed") / "mixed.h5"
+    write_dataset(out, 400, seed=11)
+    return out
+
+
+def write_h5(path: Path, **datasets: np.ndarray) -> Path:
+    """Write arbitrary datasets to an HDF5 file (for bad-input cases)."""
+    with h5py.File(path, "w") as f:
+        for name, value in datasets.items():
+            f.create_dataset(name, data=value)
+    return path
+
+
+def valid_arrays(n: int = 20, label: float | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Small well-formed X, y: a peak at the centre, half photons and half electrons."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, 32, 32, 2), np.float32)
+    X[:, 16, 16, 0] = rng.uniform(0.5, 1.5, n)
+    X[:, 16, 17, 0] = rng.uniform(0.0, 0.2, n)
+    if label is None:
+        y = (np.arange(n) % 2).astype(np.float32)
+    else:
+        y = np.full(n, label, np.float32)
+    return X, y

@@ -1,0 +1,72 @@
+"""The command line, run as a reader would: python -m qvit_lib ..."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import h5py
+import pytest
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qvit_lib", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", [[], ["simulate"], ["info"], ["separability"], ["bench"]])
+def test_help(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: python -m qvit_lib" in result.stdout
+
+
+def test_simulate_then_info_mixed_file(tmp_path):
+    out = tmp_path / "sample.h5"
+    result = run("simulate", "--n", "40", "--out", str(out), "--seed", "3", "--quiet")
+    assert result.returncode == 0, result.stderr
+    with h5py.File(out) as f:
+        assert f["X"].shape == (40, 32, 32, 2) and int(f.attrs["seed"]) == 3
+    info = run("info", str(out))
+    assert info.returncode == 0, info.stderr
+    assert "SIMULATION" in info.stdout
+    assert "photons                    20" in info.stdout and "electrons                  20" in info.stdout
+    assert "(40, 32, 32, 2) float32" in info.stdout
+    assert "energy_range_gev_over_50" in info.stdout and "time_range_ns_over_50" in info.stdout
+
+
+def test_simulate_pair_directory(tmp_path):
+    result = run("simulate", "--n", "20", "--out", str(tmp_path / "pair"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "pair").iterdir()) == [
+        "SimElectronPt50_IMGCROPS_n10_qvitsim.hdf5",
+        "SimPhotonPt50_IMGCROPS_n10_qvitsim.hdf5",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--n", "7", "--out", "x.h5"], "--n must be even"),
+        (["simulate", "--n", "-4", "--out", "x.h5"], "expected a positive integer, got -4"),
+        (["simulate", "--n", "ten", "--out", "x.h5"], "expected a positive integer, got 'ten'"),
+        (["simulate", "--out", "x.h5"], "the following arguments are required: --n"),
+        (["bench", "--suite", "nope"], "invalid choice: 'nope'"),
+    ],
+)
+def test_bad_arguments_give_clear_messages(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "qvit_lib", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_info_on_a_bad_path_names_it(tmp_path):
+    result = run("info", str(tmp_path / "missing.h5"))
+    assert result.returncode == 2
+    assert f"error: {tmp_path / 'missing.h5'}: data location does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_runs_on_a_small_sample():
+    result = run("bench", "--n", "2000")
+    assert result.returncode == 0, result.stderr
+    assert "events/s" in result.stdout and "x the 60 s target" in result.stdout
