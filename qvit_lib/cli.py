@@ -56,6 +56,21 @@ def _cmd_separability(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_params(args: argparse.Namespace) -> int:
+    from .models import ViTConfig, parameter_table
+
+    hyper = {"n_layers": args.n_layers, "d_token": args.d_token, "n_heads": args.n_heads, "d_ff": args.d_ff, "d_patch": args.d_patch}
+    try:
+        ViTConfig(**hyper)
+    except ValueError as err:
+        raise SystemExit(f"params: {err}") from None
+    print(f"hyper-parameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}")
+    print(f"{'variant':24s} {'model':>7s} {'formula':>8s} {'paper':>7s}")
+    for row in parameter_table(**hyper):
+        print(f"{row['variant']:24s} {row['parameters']:7d} {row['formula']:8d} {row['paper'] or '-':>7}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
 
@@ -66,7 +81,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qvit_lib", description="QViT book tools: simulate, inspect and benchmark.")
+    parser = argparse.ArgumentParser(prog="python -m qvit_lib", description="QViT book tools: simulate and inspect data, count parameters, benchmark.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="simulate electron and photon showers into HDF5 files in the CMS format")
@@ -85,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     sep.add_argument("--n-per-class", type=_positive_int, default=10000, help="events per class to use (default 10000)")
     sep.add_argument("--seed", type=int, default=0)
     sep.set_defaults(run=_cmd_separability)
+
+    params = commands.add_parser("params", help="trainable parameters of every variant: model, closed-form formula, paper")
+    params.add_argument("--n-layers", type=int, default=5, help="encoder layers n_l (default 5)")
+    params.add_argument("--d-token", type=_positive_int, default=16, help="token length d_t (default 16)")
+    params.add_argument("--n-heads", type=_positive_int, default=4, help="attention heads n_h (default 4)")
+    params.add_argument("--d-ff", type=_positive_int, default=16, help="MLP hidden size d_ff (default 16)")
+    params.add_argument("--d-patch", type=_positive_int, default=32, help="flattened patch length d_i (default 32)")
+    params.set_defaults(run=_cmd_params)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument("--suite", choices=("simulation",), default="simulation", help="what to measure (default: simulation)")

@@ -347,6 +347,16 @@ class EcalDataset:
                 images = normalise_energy(images)
         return images, labels
 
+    def tokens(self, split: str = "train", n: int | None = None):
+        """Model inputs: energy images cut into 4×8 patches, as torch tensors.
+
+        Returns (tokens (n, 32, 32) float32, labels (n,) float32), events normalised to max 1.
+        """
+        import torch
+
+        images, labels = self.load(split, n)
+        return torch.from_numpy(patchify(images)), torch.from_numpy(labels)
+
     # ----- housekeeping
     def close(self) -> None:
         for part in self._parts:

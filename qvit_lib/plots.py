@@ -101,11 +101,11 @@ def draw_patches(ax: plt.Axes, image: np.ndarray, patch: tuple[int, int] = (4, 8
     ph, pw = patch
     h, w = image.shape
     for r in range(0, h + 1, ph):
-        ax.axhline(r - 0.5, color="white", lw=0.8)
+        ax.axhline(r - 0.5, color="0.45", lw=0.7)
     for c in range(0, w + 1, pw):
-        ax.axvline(c - 0.5, color="white", lw=0.8)
+        ax.axvline(c - 0.5, color="0.45", lw=0.7)
     for token, (r, c) in enumerate((r, c) for r in range(0, h, ph) for c in range(0, w, pw)):
-        ax.text(c + pw / 2 - 0.5, r + ph / 2 - 0.5, str(token), color="white", ha="center", va="center", fontsize=8, alpha=0.9)
+        ax.text(c + pw / 2 - 0.5, r + ph / 2 - 0.5, str(token), color="0.25", ha="center", va="center", fontsize=7)
     if title:
         ax.set_title(title)
 
@@ -149,4 +149,81 @@ def knob_profiles(scans: Sequence[Sequence[Mapping[str, object]]]) -> plt.Figure
         ax.set_ylabel("mean energy fraction (3 central η rows)")
         ax.set_title(f"knob: {scan[0]['knob']}")
         ax.legend(fontsize=7)
+    return fig
+
+
+def attention_heatmap(ax: plt.Axes, weights: np.ndarray, title: str | None = None, tick_step: int = 4) -> None:
+    """An attention matrix: row i is how much query token i attends to each key token."""
+    weights = np.asarray(weights)
+    mesh = ax.imshow(weights, cmap="magma", norm=LogNorm(vmin=max(float(weights.min()), 1e-4), vmax=1.0), interpolation="nearest")
+    ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label="attention weight (log scale)")
+    n = weights.shape[0]
+    ax.set_xticks(range(0, n, tick_step))
+    ax.set_yticks(range(0, n, tick_step))
+    ax.set_xlabel("key token j")
+    ax.set_ylabel("query token i")
+    if title:
+        ax.set_title(title)
+
+
+def token_map(ax: plt.Axes, values: np.ndarray, patch: tuple[int, int] = (4, 8), image_size: int = 32, label: str = "attention received", title: str | None = None) -> None:
+    """Per-token values painted back onto the image: each 4×8 patch gets its token's value."""
+    ph, pw = patch
+    grid = np.asarray(values, dtype=float).reshape(image_size // ph, image_size // pw)
+    image = np.kron(grid, np.ones((ph, pw)))
+    mesh = ax.imshow(image, origin="lower", cmap="magma", vmin=0, interpolation="nearest")
+    ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label=label)
+    for r in range(0, image_size + 1, ph):
+        ax.axhline(r - 0.5, color="grey", lw=0.4)
+    for c in range(0, image_size + 1, pw):
+        ax.axvline(c - 0.5, color="grey", lw=0.4)
+    ax.set_xlabel("iφ [crystal]")
+    ax.set_ylabel("iη [crystal]")
+    if title:
+        ax.set_title(title)
+
+
+def architecture_diagram(stages: Sequence[tuple[str, tuple[int, ...]]], title: str | None = None) -> plt.Figure:
+    """A left-to-right block diagram of a model: one box per stage with its output shape."""
+    fig, ax = plt.subplots(figsize=(2.05 * len(stages), 2.2), constrained_layout=True)
+    for i, (name, shape) in enumerate(stages):
+        ax.add_patch(plt.Rectangle((i * 2.0, 0), 1.6, 1.2, facecolor="#e8eef7", edgecolor="#4a6fa5", lw=1.2))
+        ax.text(i * 2.0 + 0.8, 0.78, name, ha="center", va="center", fontsize=8.5, wrap=True)
+        ax.text(i * 2.0 + 0.8, 0.32, "×".join(str(s) for s in shape), ha="center", va="center", fontsize=8, color="#333333", family="monospace")
+        if i:
+            ax.annotate("", xy=(i * 2.0, 0.6), xytext=(i * 2.0 - 0.4, 0.6), arrowprops={"arrowstyle": "->", "color": "#4a6fa5"})
+    ax.set_xlim(-0.2, 2.0 * len(stages) - 0.2)
+    ax.set_ylim(-0.1, 1.3)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.Figure:
+    """Loss and accuracy per epoch, training (dashed) and validation (solid), per run."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    for (name, history), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        epochs = [r["epoch"] for r in history]
+        loss_ax.plot(epochs, [r["train_loss"] for r in history], "--", color=colour, label=f"{name} train")
+        loss_ax.plot(epochs, [r["val_loss"] for r in history], "-o", color=colour, ms=3, label=f"{name} validation")
+        acc_ax.plot(epochs, [r["train_accuracy"] for r in history], "--", color=colour, label=f"{name} train")
+        acc_ax.plot(epochs, [r["val_accuracy"] for r in history], "-o", color=colour, ms=3, label=f"{name} validation")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("BCE loss")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("accuracy")
+    loss_ax.legend(fontsize=8)
+    return fig
+
+
+def positional_encodings(encodings: Mapping[str, np.ndarray]) -> plt.Figure:
+    """Positional-encoding matrices side by side: position along x, vector component along y."""
+    fig, axes = plt.subplots(1, len(encodings), figsize=(5.5 * len(encodings), 3.6), constrained_layout=True, squeeze=False)
+    for ax, (name, encoding) in zip(axes[0], encodings.items()):
+        mesh = ax.imshow(np.asarray(encoding).T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_xlabel("position p (0 = class token)")
+        ax.set_ylabel("component of the vector")
+        ax.set_title(name)
+    fig.colorbar(mesh, ax=axes[0].tolist(), label="value")
     return fig

@@ -70,3 +70,19 @@ def test_bench_runs_on_a_small_sample():
     result = run("bench", "--n", "2000")
     assert result.returncode == 0, result.stderr
     assert "events/s" in result.stdout and "x the 60 s target" in result.stdout
+
+
+def test_params_table_shows_the_paper_counts():
+    result = run("params")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:]}
+    assert lines["classical-cmx-pe"] == ["4785", "4785", "4785"]
+    assert lines["classical-cls-nope"] == ["4801", "4801", "4801"]
+    assert lines["none-cmn-pe"] == ["1105", "1105", "-"]
+
+
+def test_params_with_other_hyper_parameters_and_bad_ones():
+    result = run("params", "--n-layers", "2", "--d-token", "8", "--n-heads", "2")
+    assert result.returncode == 0 and "classical-cmx-pe            1337     1337       -" in result.stdout
+    bad = run("params", "--d-token", "10", "--n-heads", "4")
+    assert bad.returncode != 0 and "d_token (10) must be divisible by n_heads (4)" in bad.stderr

@@ -1,0 +1,181 @@
+"""Self-attention from scratch, and the multi-head layer of the classical ViT.
+
+The first functions are the textbook forms that chapter 2 builds up — one query at a time,
+a whole sequence as a matrix product, several heads by splitting columns — kept here so
+that tests can check them against each other and against PyTorch's fused kernel. The
+module :class:`ClassicalMultiHeadAttention` is the stacked form the models use: all heads
+of all tokens of a batch in a few tensor contractions.
+
+Notation follows the paper (eq. 1–2): a token matrix X (n × d_t) is split by columns into
+n_h blocks x_i (n × d_h); head i has its own W_Q, W_K, W_V ∈ R^{d_h×d_h}, no bias, and
+computes softmax(Q Kᵀ/√d_h) V. (The paper writes the product as (x W_K)(x W_Q)ᵀ, the same
+computation with the two weight names swapped.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def softmax(scores: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, written out: exp(s − max) / Σ exp(s − max)."""
+    shifted = torch.exp(scores - scores.max(dim=-1, keepdim=True).values)
+    return shifted / shifted.sum(dim=-1, keepdim=True)
+
+
+def attend_one_query(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One query q against n keys and values: weights softmax(q·k_j/√d), output Σ_j w_j v_j."""
+    scores = torch.stack([query @ key for key in keys]) / math.sqrt(query.shape[-1])
+    weights = softmax(scores)
+    return sum(w * v for w, v in zip(weights, values)), weights
+
+
+def attention_loop(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Every query of a sequence in turn: the loop form, (n, d) → (n, d_v)."""
+    return torch.stack([attend_one_query(q, keys, values)[0] for q in queries])
+
+
+def attention_matrix(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same for all queries at once: softmax(Q Kᵀ/√d) V, on any leading batch axes."""
+    weights = softmax(queries @ keys.transpose(-2, -1) / math.sqrt(queries.shape[-1]))
+    return weights @ values, weights
+
+
+def multi_head_loop(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor) -> torch.Tensor:
+    """Multi-head attention by hand: split x (n, d_t) into n_h column blocks, attend, concatenate.
+
+    ``w_q``, ``w_k``, ``w_v`` are (n_h, d_h, d_h), one matrix per head.
+    """
+    n_heads, d_head, _ = w_q.shape
+    outputs = []
+    for h in range(n_heads):
+        block = x[:, h * d_head : (h + 1) * d_head]
+        outputs.append(attention_loop(block @ w_q[h], block @ w_k[h], block @ w_v[h]))
+    return torch.cat(outputs, dim=-1)
+
+
+def multi_head_stacked(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All heads and all tokens of a batch at once: x (..., n, d_t) → output, weights (..., n_h, n, n)."""
+    n_heads, d_head, _ = w_q.shape
+    heads = x.unflatten(-1, (n_heads, d_head))  # (..., n, n_h, d_h)
+    q = torch.einsum("...nhi,hij->...hnj", heads, w_q)
+    k = torch.einsum("...nhi,hij->...hnj", heads, w_k)
+    v = torch.einsum("...nhi,hij->...hnj", heads, w_v)
+    out, weights = attention_matrix(q, k, v)  # (..., n_h, n, d_h)
+    return out.transpose(-3, -2).flatten(-2), weights
+
+
+class ClassicalMultiHeadAttention(nn.Module):
+    """The classical ViT's multi-head attention: per-head W_Q, W_K, W_V ∈ R^{d_h×d_h}, no bias.
+
+    3·n_h·d_h² parameters. ``forward`` returns the output (B, n, d_t) and, when asked, the
+    attention weights (B, n_h, n, n).
+    """
+
+    def __init__(self, d_token: int, n_heads: int) -> None:
+        super().__init__()
+        if d_token % n_heads:
+            raise ValueError(f"d_token ({d_token}) must be divisible by n_heads ({n_heads})")
+        d_head = d_token // n_heads
+        bound = 1 / math.sqrt(d_head)  # as nn.Linear initialises a d_h → d_h map
+        self.w_q = nn.Parameter(torch.empty(n_heads, d_head, d_head).uniform_(-bound, bound))
+        self.w_k = nn.Parameter(torch.empty(n_heads, d_head, d_head).uniform_(-bound, bound))
+        self.w_v = nn.Parameter(torch.empty(n_heads, d_head, d_head).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out, weights = multi_head_stacked(x, self.w_q, self.w_k, self.w_v)
+        return out, (weights if need_weights else None)
+
+
+class _default_dtype:
+    """Run PennyLane's torch interface at a given precision: it returns results in torch's
+    default dtype, which would otherwise round float64 work to float32."""
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+
+    def __enter__(self) -> None:
+        self.previous = torch.get_default_dtype()
+        torch.set_default_dtype(self.dtype)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_default_dtype(self.previous)
+
+
+class HybridMultiHeadAttention(nn.Module):
+    """The paper's hybrid attention (eq. 3–8): each head's Q, K and V come from circuits.
+
+    For head h and token i, with x_i the head's d_h values: Q_i = ⟨Z₀⟩ of the query circuit,
+    K_i = ⟨Z₀⟩ of the key circuit, V_i = (⟨Z_j⟩)_j of the value circuit; then
+    A_ij = −(Q_i − K_j)² and the output is softmax(A/√d_h) V. Parameters per head:
+    2·(3·d_h + 1) + 3·d_h = 9·d_h + 2.
+
+    ``encoding`` is the data loader: "hadamard" (the paper, blind to its input) or "angle".
+    ``backend`` "fused" uses the exact torch simulator (:mod:`qvit_lib.fused`); any other
+    value is a PennyLane device name and runs the QNodes there, slowly.
+    """
+
+    def __init__(self, d_token: int, n_heads: int, encoding: str = "hadamard", backend: str = "fused") -> None:
+        super().__init__()
+        from .circuits import ENCODINGS, query_key_parameter_count, value_parameter_count
+
+        if d_token % n_heads:
+            raise ValueError(f"d_token ({d_token}) must be divisible by n_heads ({n_heads})")
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
+        self.n_heads, self.d_head = n_heads, d_token // n_heads
+        if self.d_head < 2:
+            raise ValueError(f"hybrid attention needs at least 2 qubits per head, got d_h = {self.d_head}")
+        self.encoding, self.backend = encoding, backend
+        angles = lambda n: nn.Parameter(torch.rand(n_heads, n) * 2 * math.pi)  # noqa: E731
+        self.theta_q = angles(query_key_parameter_count(self.d_head))
+        self.theta_k = angles(query_key_parameter_count(self.d_head))
+        self.theta_v = angles(value_parameter_count(self.d_head))
+        self._qnodes: dict[str, object] = {}
+
+    def circuit_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q (..., n, n_h), K (..., n, n_h) and V (..., n, n_h, d_h) for tokens x (..., n, d_t)."""
+        heads = x.unflatten(-1, (self.n_heads, self.d_head))
+        if self.backend == "fused":
+            return self._fused(heads)
+        return self._on_device(heads)
+
+    def _fused(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from . import fused
+
+        d = self.d_head
+        m_q = fused.observables(fused.query_key_unitary(self.theta_q, d), [0])  # (h, 1, D, D)
+        m_k = fused.observables(fused.query_key_unitary(self.theta_k, d), [0])
+        m_v = fused.observables(fused.value_unitary(self.theta_v, d), list(range(d)))  # (h, d, D, D)
+        values = fused.expectations(fused.product_state(heads, self.encoding), torch.cat([m_q, m_k, m_v], dim=1))
+        return values[..., 0], values[..., 1], values[..., 2:]
+
+    def _on_device(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from .circuits import make_qnode
+
+        if not self._qnodes:
+            self._qnodes = {kind: make_qnode(kind, self.d_head, self.backend, self.encoding) for kind in ("query_key", "value")}
+        flat = heads.reshape(-1, self.n_heads, self.d_head)
+        q, k, v = [], [], []
+        with _default_dtype(heads.dtype):
+            for h in range(self.n_heads):
+                q.append(self._qnodes["query_key"](flat[:, h], self.theta_q[h]))
+                k.append(self._qnodes["query_key"](flat[:, h], self.theta_k[h]))
+                v.append(torch.stack(self._qnodes["value"](flat[:, h], self.theta_v[h]), dim=-1))
+        shape = heads.shape[:-1]
+        return (
+            torch.stack(q, -1).reshape(shape).to(heads.dtype),
+            torch.stack(k, -1).reshape(shape).to(heads.dtype),
+            torch.stack(v, -2).reshape(heads.shape).to(heads.dtype),
+        )
+
+    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q, k, v = self.circuit_outputs(x)
+        q, k, v = q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-3, -2)  # heads first
+        scores = -((q[..., :, None] - k[..., None, :]) ** 2) / math.sqrt(self.d_head)
+        weights = softmax(scores)
+        out = (weights @ v).transpose(-3, -2).flatten(-2)
+        return out, (weights if need_weights else None)

@@ -1,0 +1,168 @@
+"""The attention circuits: structure, the blind data loader, the fused simulator against
+PennyLane devices, and the choice of device. No test needs a GPU."""
+
+from __future__ import annotations
+
+import math
+
+import pennylane as qml
+import pytest
+import torch
+
+from qvit_lib import circuits, fused
+from qvit_lib.attention import HybridMultiHeadAttention, _default_dtype
+
+
+def random_inputs(n: int, d: int, dtype=torch.float64, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n, d, generator=g, dtype=dtype) * 4 - 2).requires_grad_()
+    theta_qk = (torch.rand(3 * d + 1, generator=g, dtype=dtype) * 2 * math.pi).requires_grad_()
+    theta_v = (torch.rand(3 * d, generator=g, dtype=dtype) * 2 * math.pi).requires_grad_()
+    return x, theta_qk, theta_v
+
+
+# ----- structure
+
+
+@pytest.mark.parametrize("d", [2, 3, 4])
+@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
+def test_circuit_structure_and_parameter_counts(d, encoding):
+    x, theta_qk, theta_v = (t.detach() for t in random_inputs(1, d))
+    for kind, theta, n_params, measured in (("query_key", theta_qk, 3 * d + 1, 1), ("value", theta_v, 3 * d, d)):
+        tape = qml.workflow.construct_tape(circuits.make_qnode(kind, d, "default.qubit", encoding))(x[0], theta)
+        names = [op.name for op in tape.operations]
+        loader = (["Hadamard", "RX"] * d) if encoding == "hadamard" else ["RX"] * d
+        rings = 2 if kind == "query_key" else 1
+        expected = loader + ["RX"] * d + ["RY"] * d + ["CNOT"] * d + ["RY"] * d + (["CNOT"] * d + ["RY"] if kind == "query_key" else [])
+        assert names == expected
+        assert len(theta) == n_params == (circuits.query_key_parameter_count(d) if kind == "query_key" else circuits.value_parameter_count(d))
+        cnots = [op.wires.tolist() for op in tape.operations if op.name == "CNOT"]
+        assert cnots == [[w, (w + 1) % d] for w in range(d)] * rings
+        assert len(tape.measurements) == measured
+
+
+def test_bad_circuit_arguments():
+    with pytest.raises(ValueError, match="at least 2 qubits"):
+        circuits.make_qnode("value", 1)
+    with pytest.raises(ValueError, match="unknown data loader 'amplitude'"):
+        circuits.make_qnode("value", 4, encoding="amplitude")
+    with pytest.raises(ValueError, match="unknown circuit 'key'"):
+        circuits.make_qnode("key", 4)
+
+
+# ----- the fused simulator against PennyLane
+
+
+def fused_outputs(x, theta_qk, theta_v, encoding):
+    d = x.shape[-1]
+    state = fused.product_state(x, encoding)
+    q = fused.expectations(state, fused.observables(fused.query_key_unitary(theta_qk, d), [0]))[..., 0]
+    v = fused.expectations(state, fused.observables(fused.value_unitary(theta_v, d), list(range(d))))
+    return q, v
+
+
+def device_outputs(x, theta_qk, theta_v, encoding, device):
+    d = x.shape[-1]
+    with _default_dtype(x.dtype):
+        q = circuits.make_qnode("query_key", d, device, encoding)(x, theta_qk)
+        v = torch.stack(circuits.make_qnode("value", d, device, encoding)(x, theta_v), dim=-1)
+    return q.to(x.dtype), v.to(x.dtype)
+
+
+def values_and_gradients(outputs, x, theta_qk, theta_v):
+    q, v = outputs
+    weights = torch.linspace(0.5, 1.5, v.shape[-1], dtype=v.dtype)
+    grads = torch.autograd.grad(q.sum() + (v * weights).sum(), (x, theta_qk, theta_v))
+    return [q, v, *grads]
+
+
+@pytest.mark.parametrize("device", ["default.qubit", "lightning.qubit"])
+@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("d", [2, 4])
+def test_fused_agrees_with_pennylane(device, encoding, dtype, tolerance, d):
+    x, theta_qk, theta_v = random_inputs(7, d, dtype=dtype, seed=d)
+    ours = values_and_gradients(fused_outputs(x, theta_qk, theta_v, encoding), x, theta_qk, theta_v)
+    theirs = values_and_gradients(device_outputs(x, theta_qk, theta_v, encoding, device), x, theta_qk, theta_v)
+    for name, a, b in zip(("Q", "V", "dx", "dθ_QK", "dθ_V"), ours, theirs):
+        assert a.dtype == dtype
+        assert torch.allclose(a, b, atol=tolerance, rtol=0), (name, float((a - b).abs().max()))
+
+
+def test_cnot_ring_matches_pennylane():
+    for d in (2, 3, 4):
+        matrix = qml.matrix(lambda: circuits.cnot_ring(d), wire_order=list(range(d)))()
+        assert torch.allclose(fused.cnot_ring_matrix(d), torch.as_tensor(matrix, dtype=torch.complex128))
+
+
+# ----- blindness
+
+
+@pytest.mark.parametrize("backend", ["fused", "default.qubit"])
+def test_the_published_loader_is_blind_the_angle_loader_is_not(backend):
+    x, _, _ = random_inputs(12, 16, seed=3)
+    tokens = x.detach().reshape(3, 4, 16).requires_grad_()
+    for encoding, blind in (("hadamard", True), ("angle", False)):
+        torch.manual_seed(0)
+        head = HybridMultiHeadAttention(16, 4, encoding, backend).double()
+        q, k, v = head.circuit_outputs(tokens)
+        spread = max(float((t - t[:, :1]).abs().max().detach()) for t in (q, k, v))  # across tokens
+        grad = torch.autograd.grad(q.sum() + k.sum() + v.sum(), tokens)[0].abs().max()
+        if blind:
+            assert spread < 1e-12 and grad < 1e-12
+        else:
+            assert spread > 0.1 and grad > 1e-2
+
+
+def test_blind_attention_is_uniform():
+    tokens = torch.randn(2, 32, 16, dtype=torch.float64)
+    head = HybridMultiHeadAttention(16, 4, "hadamard").double()
+    _, weights = head(tokens, need_weights=True)
+    assert torch.allclose(weights, torch.full_like(weights, 1 / 32), atol=1e-12)
+
+
+# ----- the hybrid head on a device equals the fused head
+
+
+def test_hybrid_head_on_a_device_matches_fused():
+    torch.manual_seed(1)
+    fused_head = HybridMultiHeadAttention(16, 4, "angle", "fused").double()
+    device_head = HybridMultiHeadAttention(16, 4, "angle", "lightning.qubit").double()
+    device_head.load_state_dict(fused_head.state_dict())
+    tokens = torch.randn(2, 5, 16, dtype=torch.float64)
+    assert torch.allclose(fused_head(tokens)[0], device_head(tokens)[0], atol=1e-10)
+
+
+# ----- choosing a device
+
+
+def test_device_choice_falls_back_without_a_gpu(monkeypatch):
+    monkeypatch.delenv(circuits.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    choice = circuits.choose_device()
+    assert choice.name == "lightning.qubit"
+    assert "no CUDA GPU" in choice.reason
+
+
+def test_device_choice_when_the_gpu_plugin_fails(monkeypatch):
+    monkeypatch.delenv(circuits.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    real_device = qml.device
+
+    def no_gpu(name, *args, **kwargs):
+        if name == "lightning.gpu":
+            raise RuntimeError("CUDA driver version is insufficient")
+        return real_device(name, *args, **kwargs)
+
+    monkeypatch.setattr(qml, "device", no_gpu)
+    choice = circuits.choose_device()
+    assert choice.name == "lightning.qubit"
+    assert "lightning.gpu is not usable here (RuntimeError: CUDA driver version is insufficient)" in choice.reason
+
+
+def test_device_choice_can_be_forced(monkeypatch):
+    monkeypatch.setenv(circuits.DEVICE_ENV, "default.qubit")
+    assert circuits.choose_device() == circuits.DeviceChoice("default.qubit", "requested by QVIT_DEVICE")
+    assert circuits.choose_device("lightning.qubit").reason == "requested by argument"
+    with pytest.raises(RuntimeError, match="device 'no.such.device' requested by argument cannot be used"):
+        circuits.choose_device("no.such.device")

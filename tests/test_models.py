@@ -1,0 +1,159 @@
+"""The classical ViT: every variant's shapes, determinism, gradients and parameter counts."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from qvit_lib import models
+from qvit_lib.models import ViTConfig, build_model, count_parameters, parameter_formula
+
+VARIANTS = models.all_variants()
+
+
+def tokens(batch: int = 6, seed: int = 0) -> torch.Tensor:
+    return torch.rand(batch, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def test_variant_names():
+    assert len(VARIANTS) == 22  # 3 attentions × 3 poolings × 2 encodings + none × 2 × 2
+    assert "classical-cmx-pe" in VARIANTS and "none-cmn-nope" in VARIANTS and "none-cls-pe" not in VARIANTS
+    for name in VARIANTS:
+        assert ViTConfig.from_variant(name).variant == name
+
+
+@pytest.mark.parametrize("name", ["classical-max-pe", "quantum-cmx-pe", "classical-cmx", "cmx-pe", "classical-cmx-yes"])
+def test_unknown_variants_list_the_valid_ones(name):
+    with pytest.raises(ValueError, match=r"unknown variant .*valid variants: classical-cls-pe, .*none-cmn-nope"):
+        ViTConfig.from_variant(name)
+
+
+def test_none_with_class_token_is_refused():
+    with pytest.raises(ValueError, match="class token never sees the image"):
+        ViTConfig(attention="none", pooling="cls")
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_output_shape_for_every_variant(name):
+    model = build_model(name, seed=0)
+    assert model(tokens()).shape == (6,)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_batch_size_independence(name):
+    model = build_model(name, seed=0).eval()
+    x = tokens(8)
+    full = model(x)
+    assert torch.allclose(torch.cat([model(x[:3]), model(x[3:])]), full, atol=1e-6)
+
+
+def test_determinism_with_a_seed():
+    a, b, c = build_model("classical-cls-pe", seed=3), build_model("classical-cls-pe", seed=3), build_model("classical-cls-pe", seed=4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert torch.equal(a(tokens()), b(tokens()))
+    assert not torch.equal(a(tokens()), c(tokens()))
+
+
+def test_seeding_a_model_leaves_the_global_generator_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    build_model("classical-cmx-pe", seed=9)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def blind_parameters(name: str) -> set[str]:
+    """Parameters that get no gradient because the paper's data loader is blind (chapter 4).
+
+    In ``hybrid`` every token gives the same Q and the same K, so the attention is uniform
+    whatever θ_Q and θ_K are; with a class token the output never depends on the image, so
+    the embedding gets no gradient either.
+    """
+    if not name.startswith("hybrid-") or name.startswith("hybrid-angle"):
+        return set()
+    blind = {f"layers.{i}.attention.{theta}" for i in range(5) for theta in ("theta_q", "theta_k")}
+    if "-cls-" in name:
+        blind |= {"embedding.weight", "embedding.bias"}
+    return blind
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_gradient_reaches_every_parameter(name):
+    model = build_model(name, seed=1).double()
+    model(tokens(16).double()).sum().backward()
+    blind = blind_parameters(name)
+    for parameter_name, parameter in model.named_parameters():
+        assert parameter.grad is not None, parameter_name
+        if parameter_name in blind:
+            assert parameter.grad.abs().max() < 1e-12, parameter_name
+        else:
+            assert parameter.grad.abs().sum() > 1e-8, parameter_name
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("classical-cmx-pe", 4785), ("classical-cmn-nope", 4785), ("classical-cls-pe", 4801), ("classical-cls-nope", 4801),
+     ("hybrid-cmx-pe", 4585), ("hybrid-cmn-nope", 4585), ("hybrid-cls-pe", 4601), ("hybrid-angle-cmx-pe", 4585),
+     ("hybrid-angle-cls-nope", 4601), ("none-cmx-pe", 1105)],
+)
+def test_parameter_counts_of_the_paper(name, expected):
+    config = ViTConfig.from_variant(name)
+    assert count_parameters(build_model(config)) == expected == parameter_formula(config)
+
+
+@pytest.mark.parametrize(
+    ("n_layers", "d_token", "n_heads", "d_ff", "d_patch"),
+    [(1, 8, 2, 8, 16), (3, 12, 3, 24, 64), (0, 16, 4, 16, 32), (2, 32, 8, 64, 32), (2, 12, 2, 8, 32)],
+)
+def test_parameter_formula_for_other_hyper_parameters(n_layers, d_token, n_heads, d_ff, d_patch):
+    for pooling, attention in itertools.product(("cls", "cmx", "cmn"), models.ATTENTIONS):
+        if attention == "none" and pooling == "cls":
+            continue
+        config = ViTConfig(attention=attention, pooling=pooling, n_layers=n_layers, d_token=d_token, n_heads=n_heads, d_ff=d_ff, d_patch=d_patch)
+        assert count_parameters(build_model(config)) == parameter_formula(config)
+    # A class token costs d_t; classical minus hybrid is the paper's n_l·(d_t·(3·d_h − 9) − 2·n_h).
+    cls_config = ViTConfig(pooling="cls", n_layers=n_layers, d_token=d_token, n_heads=n_heads, d_ff=d_ff, d_patch=d_patch)
+    assert parameter_formula(cls_config) - parameter_formula(cls_config.with_(pooling="cmx")) == d_token
+    d_head = d_token // n_heads
+    hybrid = cls_config.with_(attention="hybrid")
+    assert parameter_formula(cls_config) - parameter_formula(hybrid) == n_layers * (d_token * (3 * d_head - 9) - 2 * n_heads)
+
+
+def test_positional_encoding_changes_nothing_in_the_count():
+    assert count_parameters(build_model("classical-cmx-pe")) == count_parameters(build_model("classical-cmx-nope"))
+
+
+def test_sinusoidal_encoding_differs_per_position_constant_does_not():
+    sinusoidal = models.sinusoidal_encoding(33, 16)
+    constant = models.constant_encoding(33, 16)
+    assert sinusoidal.shape == constant.shape == (33, 16)
+    assert torch.cdist(sinusoidal, sinusoidal).fill_diagonal_(1).min() > 0.1
+    assert torch.equal(constant, constant[:1].expand(33, 16))
+    assert torch.allclose(sinusoidal[0], torch.tensor([0.0, 1.0] * 8))
+
+
+@pytest.mark.parametrize("pooling", ["cmx", "cmn"])
+def test_without_position_information_a_shuffled_image_gives_the_same_output(pooling):
+    permutation = torch.randperm(32, generator=torch.Generator().manual_seed(0))
+    x = tokens(4)
+    blind = build_model(f"classical-{pooling}-nope", seed=0).eval()
+    assert torch.allclose(blind(x), blind(x[:, permutation]), atol=1e-5)
+    blind.positional_encoding = models.constant_encoding(32, 16)  # the public code's encoding
+    assert torch.allclose(blind(x), blind(x[:, permutation]), atol=1e-5)
+    aware = build_model(f"classical-{pooling}-pe", seed=0).eval()
+    assert not torch.allclose(aware(x), aware(x[:, permutation]), atol=1e-3)
+
+
+def test_wrong_input_shape_is_explained():
+    with pytest.raises(ValueError, match=r"expected tokens of shape \(batch, 32, 32\), got \(2, 16, 64\); cut images with qvit_lib.data.patchify"):
+        build_model("classical-cmx-pe")(torch.zeros(2, 16, 64))
+
+
+def test_attention_maps_are_distributions():
+    maps = build_model("classical-cls-pe", seed=0).attention_maps(tokens(2))
+    assert maps.shape == (5, 2, 4, 33, 33)
+    assert torch.allclose(maps.sum(-1), torch.ones(5, 2, 4, 33), atol=1e-5)
+    with pytest.raises(ValueError, match="no attention layers"):
+        build_model("none-cmx-pe").attention_maps(tokens(2))

@@ -1,0 +1,70 @@
+"""The training loop: metrics against scikit-learn, determinism, best-epoch selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from qvit_lib.models import build_model
+from qvit_lib.training import evaluate, roc_auc, train
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_roc_auc_matches_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 300)
+    scores = rng.normal(size=300) + labels * 0.7
+    scores[:40] = np.round(scores[:40])  # ties
+    assert roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+
+
+def test_roc_auc_needs_both_classes():
+    with pytest.raises(ValueError, match="both classes"):
+        roc_auc(np.arange(3.0), np.ones(3))
+
+
+def toy_problem(n: int = 512, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    labels = (torch.rand(n, generator=g) > 0.5).float()
+    x = torch.rand(n, 32, 32, generator=g) * 0.1
+    x[:, 5, :4] += labels[:, None]  # the label is written into token 5
+    return x, labels
+
+
+def test_training_is_deterministic_and_learns():
+    data = toy_problem()
+    val = toy_problem(256, seed=1)
+    runs = []
+    for _ in range(2):
+        model = build_model("classical-cmx-pe", seed=0)
+        result = train(model, data, val, epochs=3, batch_size=128, seed=5, progress=False)
+        runs.append((result.history, [p.detach().clone() for p in model.parameters()]))
+    (history_a, params_a), (history_b, params_b) = runs
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in history_a] == [{k: v for k, v in r.items() if k != "seconds"} for r in history_b]
+    assert all(torch.equal(p, q) for p, q in zip(params_a, params_b))
+    assert history_a[-1]["val_accuracy"] > 0.9
+
+
+def test_best_epoch_by_validation_accuracy_is_restored():
+    data, val = toy_problem(), toy_problem(256, seed=1)
+    model = build_model("none-cmx-nope", seed=0)
+    result = train(model, data, val, epochs=4, batch_size=128, seed=0, progress=False)
+    accuracies = result.curve("val_accuracy")
+    assert result.best_epoch == int(np.argmax(accuracies)) + 1
+    assert evaluate(model, *val)["accuracy"] == pytest.approx(max(accuracies))
+
+
+def test_evaluate_metrics_against_scikit_learn():
+    data = toy_problem(300, seed=2)
+    model = build_model("none-cmn-pe", seed=1)
+    metrics = evaluate(model, *data)
+    with torch.no_grad():
+        logits = model(data[0]).double()
+    probabilities = torch.sigmoid(logits).numpy()
+    labels = data[1].numpy()
+    assert metrics["auc"] == pytest.approx(roc_auc_score(labels, logits.numpy()), abs=1e-12)
+    assert metrics["accuracy"] == pytest.approx(((probabilities > 0.5) == labels).mean())
+    bce = -np.mean(labels * np.log(probabilities) + (1 - labels) * np.log(1 - probabilities))
+    assert metrics["bce"] == pytest.approx(bce, rel=1e-4)
