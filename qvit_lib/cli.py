@@ -74,7 +74,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
 
-    results = run_benchmarks(args.suite, n_events=args.n)
+    results = run_benchmarks(args.suite, n_events=args.n, quick=args.quick)
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     params.set_defaults(run=_cmd_params)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
-    bench.add_argument("--suite", choices=("simulation",), default="simulation", help="what to measure (default: simulation)")
-    bench.add_argument("--n", type=_positive_int, default=100_000, help="events to simulate (default 100000)")
+    bench.add_argument("--suite", choices=("training", "simulation"), default="training", help="what to measure (default: training)")
+    bench.add_argument("--n", type=_positive_int, default=100_000, help="simulation suite: events to simulate (default 100000)")
+    bench.add_argument("--quick", action="store_true", help="small sizes, to check that the benchmark runs")
     bench.add_argument("--json", action="store_true", help="also print the results as JSON")
     bench.set_defaults(run=_cmd_bench)
     return parser

@@ -127,3 +127,39 @@ def expectations(state: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """Re ψ† M_k ψ for states (..., D) and matrices (K, D, D) broadcast over leading axes: (..., K)."""
     m_psi = torch.einsum("...kij,...j->...ki", matrices, state)
     return torch.einsum("...i,...ki->...k", state.conj(), m_psi).real
+
+
+def _circuit_outputs(x: torch.Tensor, theta_qk: torch.Tensor, theta_v: torch.Tensor, encoding: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Query/key ⟨Z₀⟩ (n,) and value ⟨Z_j⟩ (n, d) for inputs x (n, d), fused or on a device."""
+    d = x.shape[-1]
+    if device == "fused":
+        state = product_state(x, encoding)
+        q = expectations(state, observables(query_key_unitary(theta_qk, d), [0]))[..., 0]
+        return q, expectations(state, observables(value_unitary(theta_v, d), list(range(d))))
+    from .attention import _default_dtype
+    from .circuits import make_qnode
+
+    with _default_dtype(x.dtype):
+        q = make_qnode("query_key", d, device, encoding)(x, theta_qk)
+        v = torch.stack(make_qnode("value", d, device, encoding)(x, theta_v), dim=-1)
+    return q.to(x.dtype), v.to(x.dtype)
+
+
+def compare_with_device(device: str, encoding: str, n_qubits: int = 4, n_inputs: int = 7, dtype: torch.dtype = torch.float64, seed: int = 0) -> dict[str, float]:
+    """Largest differences between the fused simulator and a PennyLane device.
+
+    For random inputs and parameters: the values Q and V, and the gradients of a weighted
+    sum of them with respect to the inputs x and both parameter vectors.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n_inputs, n_qubits, generator=g, dtype=dtype) * 4 - 2).requires_grad_()
+    theta_qk = (torch.rand(3 * n_qubits + 1, generator=g, dtype=dtype) * 2 * math.pi).requires_grad_()
+    theta_v = (torch.rand(3 * n_qubits, generator=g, dtype=dtype) * 2 * math.pi).requires_grad_()
+    weights = torch.linspace(0.5, 1.5, n_qubits, dtype=dtype)
+    results = []
+    for backend in ("fused", device):
+        q, v = _circuit_outputs(x, theta_qk, theta_v, encoding, backend)
+        grads = torch.autograd.grad(q.sum() + (v * weights).sum(), (x, theta_qk, theta_v))
+        results.append([q, v, *grads])
+    names = ("Q", "V", "d/dx", "d/dθ_QK", "d/dθ_V")
+    return {name: float((a - b).abs().max().detach()) for name, a, b in zip(names, *results)}

@@ -227,3 +227,16 @@ def positional_encodings(encodings: Mapping[str, np.ndarray]) -> plt.Figure:
         ax.set_title(name)
     fig.colorbar(mesh, ax=axes[0].tolist(), label="value")
     return fig
+
+
+def draw_circuit(kind: str, encoding: str = "hadamard", n_qubits: int = 4):
+    """The query/key or value circuit drawn by PennyLane (gate names, no angles)."""
+    import pennylane as qml
+    import torch
+
+    from .circuits import make_qnode, query_key_parameter_count, value_parameter_count
+
+    qnode = make_qnode(kind, n_qubits, "default.qubit", encoding)
+    n_angles = query_key_parameter_count(n_qubits) if kind == "query_key" else value_parameter_count(n_qubits)
+    fig, ax = qml.draw_mpl(qnode, decimals=None, style="pennylane")(torch.zeros(n_qubits), torch.zeros(n_angles))
+    return fig

@@ -53,40 +53,25 @@ def test_bad_circuit_arguments():
 # ----- the fused simulator against PennyLane
 
 
-def fused_outputs(x, theta_qk, theta_v, encoding):
-    d = x.shape[-1]
-    state = fused.product_state(x, encoding)
-    q = fused.expectations(state, fused.observables(fused.query_key_unitary(theta_qk, d), [0]))[..., 0]
-    v = fused.expectations(state, fused.observables(fused.value_unitary(theta_v, d), list(range(d))))
-    return q, v
-
-
-def device_outputs(x, theta_qk, theta_v, encoding, device):
-    d = x.shape[-1]
-    with _default_dtype(x.dtype):
-        q = circuits.make_qnode("query_key", d, device, encoding)(x, theta_qk)
-        v = torch.stack(circuits.make_qnode("value", d, device, encoding)(x, theta_v), dim=-1)
-    return q.to(x.dtype), v.to(x.dtype)
-
-
-def values_and_gradients(outputs, x, theta_qk, theta_v):
-    q, v = outputs
-    weights = torch.linspace(0.5, 1.5, v.shape[-1], dtype=v.dtype)
-    grads = torch.autograd.grad(q.sum() + (v * weights).sum(), (x, theta_qk, theta_v))
-    return [q, v, *grads]
-
-
 @pytest.mark.parametrize("device", ["default.qubit", "lightning.qubit"])
 @pytest.mark.parametrize("encoding", circuits.ENCODINGS)
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("d", [2, 4])
 def test_fused_agrees_with_pennylane(device, encoding, dtype, tolerance, d):
-    x, theta_qk, theta_v = random_inputs(7, d, dtype=dtype, seed=d)
-    ours = values_and_gradients(fused_outputs(x, theta_qk, theta_v, encoding), x, theta_qk, theta_v)
-    theirs = values_and_gradients(device_outputs(x, theta_qk, theta_v, encoding, device), x, theta_qk, theta_v)
-    for name, a, b in zip(("Q", "V", "dx", "dθ_QK", "dθ_V"), ours, theirs):
-        assert a.dtype == dtype
-        assert torch.allclose(a, b, atol=tolerance, rtol=0), (name, float((a - b).abs().max()))
+    differences = fused.compare_with_device(device, encoding, n_qubits=d, dtype=dtype, seed=d)
+    assert set(differences) == {"Q", "V", "d/dx", "d/dθ_QK", "d/dθ_V"}
+    assert max(differences.values()) < tolerance, differences
+
+
+def test_the_comparison_can_fail():
+    """A wrong circuit is caught: compare the angle loader against the Hadamard one."""
+    original = fused.product_state
+    try:
+        fused.product_state = lambda x, encoding: original(x, "hadamard" if encoding == "angle" else "angle")
+        differences = fused.compare_with_device("default.qubit", "angle")
+    finally:
+        fused.product_state = original
+    assert differences["Q"] > 1e-3
 
 
 def test_cnot_ring_matches_pennylane():

@@ -66,10 +66,19 @@ def test_info_on_a_bad_path_names_it(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_bench_runs_on_a_small_sample():
-    result = run("bench", "--n", "2000")
+def test_simulation_bench_runs_on_a_small_sample():
+    result = run("bench", "--suite", "simulation", "--n", "2000")
     assert result.returncode == 0, result.stderr
     assert "events/s" in result.stdout and "x the 60 s target" in result.stdout
+
+
+def test_training_bench_runs_in_quick_mode():
+    result = run("bench", "--quick")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("classical ") and line.rstrip().endswith("1.00") for line in lines)
+    assert any(line.startswith("fused ") and "hybrid-angle-cmx-pe" in line for line in lines)
+    assert any(line.startswith("default.qubit ") and "extrapolated" in line for line in lines)
 
 
 def test_params_table_shows_the_paper_counts():
