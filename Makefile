@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test clean
+.PHONY: book test clean vendor
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,14 @@ test: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Refresh the vendored browser scripts (committed; the build itself needs no network).
+VENDOR := book/_static/vendor
+vendor:
+	rm -rf /tmp/qvit-vendor && mkdir -p /tmp/qvit-vendor
+	cd /tmp/qvit-vendor && npm pack --silent @jupyter-widgets/html-manager@1.0.11 mathjax@3.2.2
+	cd /tmp/qvit-vendor && tar xzf jupyter-widgets-html-manager-1.0.11.tgz && mv package html-manager
+	cd /tmp/qvit-vendor && tar xzf mathjax-3.2.2.tgz && mv package mathjax
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/html-manager-1.0.11 $(VENDOR)/mathjax-3.2.2
+	cp /tmp/qvit-vendor/html-manager/dist/embed.js /tmp/qvit-vendor/html-manager/dist/*.woff* /tmp/qvit-vendor/html-manager/LICENSE $(VENDOR)/html-manager-1.0.11/
+	cp /tmp/qvit-vendor/mathjax/es5/tex-svg-full.js /tmp/qvit-vendor/mathjax/LICENSE $(VENDOR)/mathjax-3.2.2/
