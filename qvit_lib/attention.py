@@ -144,13 +144,9 @@ class HybridMultiHeadAttention(nn.Module):
         return self._on_device(heads)
 
     def _fused(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from . import fused
+        from .fused import head_expectations
 
-        d = self.d_head
-        m_q = fused.observables(fused.query_key_unitary(self.theta_q, d), [0])  # (h, 1, D, D)
-        m_k = fused.observables(fused.query_key_unitary(self.theta_k, d), [0])
-        m_v = fused.observables(fused.value_unitary(self.theta_v, d), list(range(d)))  # (h, d, D, D)
-        values = fused.expectations(fused.product_state(heads, self.encoding), torch.cat([m_q, m_k, m_v], dim=1))
+        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.encoding)
         return values[..., 0], values[..., 1], values[..., 2:]
 
     def _on_device(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -132,7 +132,12 @@ def expectations(state: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
 def _circuit_outputs(x: torch.Tensor, theta_qk: torch.Tensor, theta_v: torch.Tensor, encoding: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Query/key ⟨Z₀⟩ (n,) and value ⟨Z_j⟩ (n, d) for inputs x (n, d), fused or on a device."""
     d = x.shape[-1]
-    if device == "fused":
+    if device == "fused":  # the real-arithmetic path the models use
+        r = loader_amplitudes(x, encoding)[:, None, :]  # one "head"
+        q = quadratic_forms(r, real_observables(observables(query_key_unitary(theta_qk, d), [0])[None], encoding))[:, 0, 0]
+        v = quadratic_forms(r, real_observables(observables(value_unitary(theta_v, d), list(range(d)))[None], encoding))[:, 0]
+        return q, v
+    if device == "fused-complex":  # the textbook quadratic form ψ†Mψ
         state = product_state(x, encoding)
         q = expectations(state, observables(query_key_unitary(theta_qk, d), [0]))[..., 0]
         return q, expectations(state, observables(value_unitary(theta_v, d), list(range(d))))
@@ -163,3 +168,74 @@ def compare_with_device(device: str, encoding: str, n_qubits: int = 4, n_inputs:
         results.append([q, v, *grads])
     names = ("Q", "V", "d/dx", "d/dθ_QK", "d/dθ_V")
     return {name: float((a - b).abs().max().detach()) for name, a, b in zip(names, *results)}
+
+
+# --------------------------------------------------------------------------------------
+# The same numbers in real arithmetic — what the models use.
+#
+# Both data loaders give ψ(x) = (global phase) · P · r(x) with a real product vector r(x)
+# and a fixed diagonal of phases P: for ``angle``, amplitude b is Π_j (cos x_j/2 or
+# −i sin x_j/2) = (−i)^{popcount b} Π_j (cos or sin); for ``hadamard`` every amplitude is
+# e^{−iΣx/2}/2^{d/2}. So ⟨Z_k⟩ = r(x)ᵀ A_k r(x) with the real symmetric A_k = Re(P† M_k P):
+# one small real matrix per circuit and observable, and a batched real matrix product over
+# every token and head — no complex arithmetic on the big tensors.
+
+
+def loader_amplitudes(x: torch.Tensor, encoding: str) -> torch.Tensor:
+    """The real vector r(x) (..., 2^d) of the data loader's state, phases taken out."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
+    d = x.shape[-1]
+    if encoding == "hadamard":  # e^{−iΣx/2}|+⟩^{⊗d}: no dependence on x at all
+        # 0·x keeps x in the autograd graph, so its gradient is an exact zero, not an error.
+        return (0 * x[..., :1] + 2 ** (-d / 2)).expand(*x.shape[:-1], 2**d)
+    qubits = torch.stack([torch.cos(x / 2), torch.sin(x / 2)], dim=-1)  # (..., d, 2)
+    r = qubits[..., 0, :]
+    for q in range(1, d):
+        r = (r[..., :, None] * qubits[..., q, None, :]).flatten(-2, -1)
+    return r
+
+
+def loader_phases(n_qubits: int, encoding: str, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+    """The fixed phases P (2^d,): (−i)^{popcount b} for ``angle``, 1 for ``hadamard``."""
+    if encoding == "hadamard":
+        return torch.ones(2**n_qubits, dtype=dtype)
+    popcount = torch.tensor([bin(b).count("1") for b in range(2**n_qubits)])
+    return torch.tensor([1, -1j, -1, 1j], dtype=dtype)[popcount % 4]
+
+
+def real_observables(matrices: torch.Tensor, encoding: str) -> torch.Tensor:
+    """A_k = Re(P† M_k P) for Hermitian M_k (..., K, D, D): real symmetric (..., K, D, D)."""
+    n_qubits = int(math.log2(matrices.shape[-1]))
+    phases = loader_phases(n_qubits, encoding, matrices.dtype).to(matrices.device)
+    return (phases.conj()[:, None] * matrices * phases[None, :]).real
+
+
+def quadratic_forms(r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """rᵀ A_k r for r (N, H, D) and A (H, K, D, D): (N, H, K), one batched matmul per head."""
+    n, heads, dim = r.shape
+    k = a.shape[1]
+    by_head = r.transpose(0, 1)  # (H, N, D)
+    ar = torch.bmm(by_head, a.permute(0, 2, 1, 3).reshape(heads, dim, k * dim))  # (H, N, K·D)
+    return (ar.view(heads, n, k, dim) * by_head[:, :, None, :]).sum(-1).permute(1, 0, 2)
+
+
+def head_expectations(heads: torch.Tensor, theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, encoding: str) -> torch.Tensor:
+    """⟨Z₀⟩ of the query and key circuits and ⟨Z_j⟩ of the value circuit, for every token and head.
+
+    ``heads`` (..., H, d) holds each head's slice of each token; ``theta_*`` are (H, ·).
+    Returns (..., H, 2 + d): Q, K, then the d values.
+    """
+    d = heads.shape[-1]
+    m = torch.cat(
+        [
+            observables(query_key_unitary(theta_q, d), [0]),
+            observables(query_key_unitary(theta_k, d), [0]),
+            observables(value_unitary(theta_v, d), list(range(d))),
+        ],
+        dim=1,
+    )  # (H, 2 + d, D, D)
+    a = real_observables(m, encoding)
+    r = loader_amplitudes(heads, encoding)
+    flat = r.reshape(-1, *r.shape[-2:])
+    return quadratic_forms(flat, a).reshape(*heads.shape[:-1], 2 + d)

@@ -64,14 +64,20 @@ def test_fused_agrees_with_pennylane(device, encoding, dtype, tolerance, d):
 
 
 def test_the_comparison_can_fail():
-    """A wrong circuit is caught: compare the angle loader against the Hadamard one."""
-    original = fused.product_state
+    """A wrong circuit is caught: feed the angle loader's circuits the Hadamard state."""
+    original = fused.loader_amplitudes
     try:
-        fused.product_state = lambda x, encoding: original(x, "hadamard" if encoding == "angle" else "angle")
+        fused.loader_amplitudes = lambda x, encoding: original(x, "hadamard" if encoding == "angle" else "angle")
         differences = fused.compare_with_device("default.qubit", "angle")
     finally:
-        fused.product_state = original
+        fused.loader_amplitudes = original
     assert differences["Q"] > 1e-3
+
+
+@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
+def test_real_arithmetic_equals_the_complex_quadratic_form(encoding):
+    differences = fused.compare_with_device("fused-complex", encoding, n_qubits=3, seed=9)
+    assert max(differences.values()) < 1e-12, differences
 
 
 def test_cnot_ring_matches_pennylane():
