@@ -65,19 +65,6 @@ def _rotation_layer(gate, angles: Sequence) -> None:
         gate(angle, wires=wire)
 
 
-def query_key_ansatz(theta: Sequence, n_qubits: int) -> None:
-    """RX layer, RY layer, CNOT ring, RY layer, CNOT ring, RY on qubit 0 (3·d_h + 1 angles)."""
-    import pennylane as qml
-
-    d = n_qubits
-    _rotation_layer(qml.RX, theta[0:d])
-    _rotation_layer(qml.RY, theta[d : 2 * d])
-    cnot_ring(d)
-    _rotation_layer(qml.RY, theta[2 * d : 3 * d])
-    cnot_ring(d)
-    qml.RY(theta[3 * d], wires=0)
-
-
 def value_ansatz(theta: Sequence, n_qubits: int) -> None:
     """RX layer, RY layer, CNOT ring, RY layer (3·d_h angles)."""
     import pennylane as qml
@@ -87,6 +74,15 @@ def value_ansatz(theta: Sequence, n_qubits: int) -> None:
     _rotation_layer(qml.RY, theta[d : 2 * d])
     cnot_ring(d)
     _rotation_layer(qml.RY, theta[2 * d : 3 * d])
+
+
+def query_key_ansatz(theta: Sequence, n_qubits: int) -> None:
+    """The value ansatz, then a second CNOT ring and RY on qubit 0 (3·d_h + 1 angles)."""
+    import pennylane as qml
+
+    value_ansatz(theta[: 3 * n_qubits], n_qubits)
+    cnot_ring(n_qubits)
+    qml.RY(theta[3 * n_qubits], wires=0)
 
 
 def query_key_circuit(x: Sequence, theta: Sequence, encoding: str = "hadamard"):

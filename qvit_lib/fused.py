@@ -72,19 +72,6 @@ def pauli_z(n_qubits: int, wire: int, dtype: torch.dtype = torch.float64) -> tor
     return (1 - 2 * ((index >> (n_qubits - 1 - wire)) & 1)).to(dtype)
 
 
-def query_key_unitary(theta: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """U(θ) of the query/key ansatz for a batch of parameter vectors (..., 3d+1)."""
-    d = n_qubits
-    ring = cnot_ring_matrix(d, _complex(theta.dtype)).to(theta.device)
-    u = layer(rx(theta[..., 0:d]))
-    u = layer(ry(theta[..., d : 2 * d])) @ u
-    u = ring @ u
-    u = layer(ry(theta[..., 2 * d : 3 * d])) @ u
-    u = ring @ u
-    last = torch.cat([theta[..., 3 * d : 3 * d + 1], torch.zeros_like(theta[..., : d - 1])], dim=-1)  # RY on qubit 0 only
-    return layer(ry(last)) @ u
-
-
 def value_unitary(theta: torch.Tensor, n_qubits: int) -> torch.Tensor:
     """U(θ) of the value ansatz for a batch of parameter vectors (..., 3d)."""
     d = n_qubits
@@ -93,6 +80,14 @@ def value_unitary(theta: torch.Tensor, n_qubits: int) -> torch.Tensor:
     u = layer(ry(theta[..., d : 2 * d])) @ u
     u = ring @ u
     return layer(ry(theta[..., 2 * d : 3 * d])) @ u
+
+
+def query_key_unitary(theta: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """U(θ) of the query/key ansatz (..., 3d+1): the value ansatz, a CNOT ring, RY on qubit 0."""
+    d = n_qubits
+    ring = cnot_ring_matrix(d, _complex(theta.dtype)).to(theta.device)
+    last = torch.cat([theta[..., 3 * d : 3 * d + 1], torch.zeros_like(theta[..., : d - 1])], dim=-1)  # RY on qubit 0 only
+    return layer(ry(last)) @ ring @ value_unitary(theta[..., : 3 * d], d)
 
 
 def observables(unitary: torch.Tensor, wires: list[int]) -> torch.Tensor:
