@@ -72,7 +72,7 @@ class SimulationConfig:
     material_at_eta0: float = 0.4
     material_at_eta13: float = 1.9
     material_scale: float = 1.0
-    material_radius_m: float = 1.10
+    material_radius_m: float = TRACKER_RADIUS_M
     brem_emissions: int = 4
     bending_scale: float = 1.0
     stochastic_term: float = 0.028

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from qvit_lib import circuits, fused
-from qvit_lib.attention import HybridMultiHeadAttention, _default_dtype
+from qvit_lib.attention import HybridMultiHeadAttention
 
 
 def random_inputs(n: int, d: int, dtype=torch.float64, seed: int = 0):
