@@ -155,3 +155,18 @@ def test_config_round_trips_through_json():
     config = sim.SimulationConfig(material_scale=1.3, zero_suppression_gev=0.05)
     assert sim.SimulationConfig.from_json(config.to_json()) == config
     assert json.loads(config.to_json())["material_scale"] == 1.3
+
+
+def test_the_committed_sample_is_what_the_simulator_makes_today():
+    """If the simulator changes, the committed data/default must be regenerated with it."""
+    from qvit_lib.config import DEFAULT_DATA_DIR
+
+    for path in sorted(DEFAULT_DATA_DIR.glob("*.hdf5")):
+        with h5py.File(path) as f:
+            particle = sim.ELECTRON if f.attrs["particle"] == "electron" else sim.PHOTON
+            config = sim.SimulationConfig.from_json(f.attrs["config"])
+            assert f.attrs["simulator_version"] == sim.SIMULATOR_VERSION
+            committed = f["X"][: sim._CHUNK]
+            seed = int(f.attrs["seed"])
+        regenerated = sim.simulate_particle(particle, sim._CHUNK, seed=seed, config=config)
+        assert np.array_equal(committed, regenerated), f"{path.name} is stale: run python -m qvit_lib simulate --n 50000 --out data/default --seed {seed}"
