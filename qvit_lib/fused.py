@@ -1,4 +1,4 @@
-"""An exact state-vector simulator of the attention circuits, fused for training.
+"""An exact simulator of the attention circuits, fused for training.
 
 A circuit on d_h qubits is a data loader, which makes a *product* state ψ(x) = ⊗_j a(x_j),
 followed by a fixed (for given parameters) unitary U(θ) of size 2^d_h. So every expectation
@@ -7,16 +7,19 @@ value the attention head needs is a quadratic form
     ⟨Z_k⟩(x) = ψ(x)† M_k ψ(x),    M_k = U(θ)† Z_k U(θ),
 
 with one small Hermitian matrix M_k per circuit and observable, built once per step from the
-gates. Evaluated for every token and head of a batch at once, this costs about as much as a
-small linear layer instead of one simulator call per token (REFERENCE §5), and it is exact:
-the tests compare it with PennyLane's default.qubit and lightning.qubit, values and
-gradients, to 1e-10 in float64.
+gates. The first half of this module computes exactly that, in complex arithmetic, as the
+textbook reference. The second half, which the models use, writes the same function of x as
+a short Fourier series whose coefficients come from M_k: per token and head a handful of
+cosines and sines and one small matrix product, instead of one simulator call per token and
+circuit (REFERENCE §5). Both are exact: the tests compare them with PennyLane's default.qubit
+and lightning.qubit, values and gradients, to 1e-10 in float64.
 
 Qubit 0 is the most significant bit of the state index, as in PennyLane.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -127,11 +130,9 @@ def expectations(state: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
 def _circuit_outputs(x: torch.Tensor, theta_qk: torch.Tensor, theta_v: torch.Tensor, encoding: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Query/key ⟨Z₀⟩ (n,) and value ⟨Z_j⟩ (n, d) for inputs x (n, d), fused or on a device."""
     d = x.shape[-1]
-    if device == "fused":  # the real-arithmetic path the models use
-        r = loader_amplitudes(x, encoding)[:, None, :]  # one "head"
-        q = quadratic_forms(r, real_observables(observables(query_key_unitary(theta_qk, d), [0])[None], encoding))[:, 0, 0]
-        v = quadratic_forms(r, real_observables(observables(value_unitary(theta_v, d), list(range(d)))[None], encoding))[:, 0]
-        return q, v
+    if device == "fused":  # the Fourier-series path the models use
+        out = head_expectations(x[:, None, :], theta_qk[None], theta_qk[None], theta_v[None], encoding)[:, 0]
+        return out[:, 0], out[:, 2:]
     if device == "fused-complex":  # the textbook quadratic form ψ†Mψ
         state = product_state(x, encoding)
         q = expectations(state, observables(query_key_unitary(theta_qk, d), [0]))[..., 0]
@@ -166,53 +167,163 @@ def compare_with_device(device: str, encoding: str, n_qubits: int = 4, n_inputs:
 
 
 # --------------------------------------------------------------------------------------
-# The same numbers in real arithmetic — what the models use.
+# The same numbers as a Fourier series — what the models use.
 #
-# Both data loaders give ψ(x) = (global phase) · P · r(x) with a real product vector r(x)
-# and a fixed diagonal of phases P: for ``angle``, amplitude b is Π_j (cos x_j/2 or
-# −i sin x_j/2) = (−i)^{popcount b} Π_j (cos or sin); for ``hadamard`` every amplitude is
-# e^{−iΣx/2}/2^{d/2}. So ⟨Z_k⟩ = r(x)ᵀ A_k r(x) with the real symmetric A_k = Re(P† M_k P):
-# one small real matrix per circuit and observable, and a batched real matrix product over
-# every token and head — no complex arithmetic on the big tensors.
+# Each loaded qubit has the density matrix ρ_j(x_j) = a(x_j) a(x_j)†, whose entries are
+# combinations of 1, e^{+ix_j} and e^{−ix_j} (angle loader: ρ_j = ½(I + cos x_j Z − sin x_j Y));
+# for the paper's H·RX loader ρ_j = |+⟩⟨+| does not depend on x_j at all. So
+#
+#     ⟨Z_k⟩(x) = Tr(M_k ρ(x)) = c_k + Σ_n [a_kn cos(n·x) + b_kn sin(n·x)],
+#
+# a Fourier series over the frequency vectors n ∈ {−1, 0, 1}^d (one of each ±n pair), with
+# coefficients that are fixed linear functions of M_k (Schuld, Sweke & Meyer 2021). For
+# d_h = 4 that is 40 frequencies: per token and head one 4 × 40 product, a cos and a sin, and
+# one product with an 80 × (2 + d) coefficient matrix shared by all tokens — and for the
+# paper's loader there are no frequencies at all, only the constants c_k.
+
+# Frequencies each loader puts on one qubit, and ρ_j in that basis: R[a, b, m] is the
+# coefficient of e^{i f_m x} in ρ_j[a, b].
+LOADER_FREQUENCIES = {"angle": (0, 1, -1), "hadamard": (0,)}
+_SINGLE_QUBIT_SPECTRUM = {
+    "angle": [[[0.5, 0.25, 0.25], [0, 0.25, -0.25]], [[0, -0.25, 0.25], [0.5, -0.25, -0.25]]],
+    "hadamard": [[[0.5], [0.5]], [[0.5], [0.5]]],
+}
 
 
-def loader_amplitudes(x: torch.Tensor, encoding: str) -> torch.Tensor:
-    """The real vector r(x) (..., 2^d) of the data loader's state, phases taken out."""
+def _check_encoding(encoding: str) -> None:
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
-    d = x.shape[-1]
-    if encoding == "hadamard":  # e^{−iΣx/2}|+⟩^{⊗d}: no dependence on x at all
-        # 0·x keeps x in the autograd graph, so its gradient is an exact zero, not an error.
-        return (0 * x[..., :1] + 2 ** (-d / 2)).expand(*x.shape[:-1], 2**d)
-    qubits = torch.stack([torch.cos(x / 2), torch.sin(x / 2)], dim=-1)  # (..., d, 2)
-    r = qubits[..., 0, :]
-    for q in range(1, d):
-        r = (r[..., :, None] * qubits[..., q, None, :]).flatten(-2, -1)
-    return r
 
 
-def loader_phases(n_qubits: int, encoding: str, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
-    """The fixed phases P (2^d,): (−i)^{popcount b} for ``angle``, 1 for ``hadamard``."""
-    if encoding == "hadamard":
-        return torch.ones(2**n_qubits, dtype=dtype)
-    popcount = torch.tensor([bin(b).count("1") for b in range(2**n_qubits)])
-    return torch.tensor([1, -1j, -1, 1j], dtype=dtype)[popcount % 4]
+def _spectrum(n_qubits: int, encoding: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """All frequency vectors of the loader (3^d or 1, first axis) and the indices of one of each ±n pair."""
+    freqs = torch.tensor(LOADER_FREQUENCIES[encoding])
+    grid = torch.cartesian_prod(*[freqs] * n_qubits).reshape(-1, n_qubits)
+    nonzero = grid != 0
+    first = torch.where(nonzero.any(-1), grid.gather(1, nonzero.int().argmax(-1, keepdim=True))[:, 0], 0)
+    return grid, torch.nonzero(first > 0)[:, 0]
 
 
-def real_observables(matrices: torch.Tensor, encoding: str) -> torch.Tensor:
-    """A_k = Re(P† M_k P) for Hermitian M_k (..., K, D, D): real symmetric (..., K, D, D)."""
-    n_qubits = int(math.log2(matrices.shape[-1]))
-    phases = loader_phases(n_qubits, encoding, matrices.dtype).to(matrices.device)
-    return (phases.conj()[:, None] * matrices * phases[None, :]).real
+def loader_frequencies(n_qubits: int, encoding: str) -> torch.Tensor:
+    """The frequency vectors n (M, d) of the Fourier series, one of each ±n pair, n ≠ 0.
+
+    40 for the angle loader on 4 qubits, none for the paper's loader.
+    """
+    _check_encoding(encoding)
+    grid, half = _spectrum(n_qubits, encoding)
+    return grid[half]
 
 
-def quadratic_forms(r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """rᵀ A_k r for r (N, H, D) and A (H, K, D, D): (N, H, K), one batched matmul per head."""
-    n, heads, dim = r.shape
-    k = a.shape[1]
-    by_head = r.transpose(0, 1)  # (H, N, D)
-    ar = torch.bmm(by_head, a.permute(0, 2, 1, 3).reshape(heads, dim, k * dim))  # (H, N, K·D)
-    return (ar.view(heads, n, k, dim) * by_head[:, :, None, :]).sum(-1).permute(1, 0, 2)
+@functools.lru_cache(maxsize=None)
+def _spectrum_map(n_qubits: int, encoding: str) -> torch.Tensor:
+    """T (D², 3^d or 1) with G[m] = Σ_{b,a} M[b, a] T[(b, a), m] = Σ M[b,a] Π_j R[a_j, b_j, m_j] (float64)."""
+    d = n_qubits
+    spectrum = torch.tensor(_SINGLE_QUBIT_SPECTRUM[encoding], dtype=torch.float64)
+    rows, cols, modes = "abcdefghijklm"[:d], "nopqrstuvwxyz"[:d], "ABCDEFGHIJKLM"[:d]
+    equation = ",".join(f"{a}{b}{m}" for a, b, m in zip(rows, cols, modes)) + f"->{cols}{rows}{modes}"
+    return torch.einsum(equation, *[spectrum] * d).reshape(4**d, -1)
+
+
+def _ry_real(theta: torch.Tensor) -> torch.Tensor:
+    """RY(θ) as a real (..., 2, 2) rotation."""
+    c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+    return torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+
+
+@functools.lru_cache(maxsize=None)
+def _ring_rows(n_qubits: int) -> torch.Tensor:
+    """Row order with (CNOT ring) @ A == A[rows]: the ring is a permutation of basis states."""
+    return cnot_ring_matrix(n_qubits, torch.float64).argmax(dim=1)
+
+
+def _after_loader(theta_body: torch.Tensor, theta_last: torch.Tensor | None, n_qubits: int) -> torch.Tensor:
+    """The real orthogonal part O of each circuit, everything after its first RX layer.
+
+    Value ansatz: O = RY(θ₃) · ring · RY(θ₂); the query/key ansatz adds ring, then RY on qubit 0.
+    """
+    d = n_qubits
+    rows = _ring_rows(d).to(theta_body.device)
+    both = layer(_ry_real(theta_body[..., d : 3 * d].unflatten(-1, (2, d))))  # (..., 2, D, D)
+    o = both[..., 1, :, :] @ both[..., 0, rows, :]
+    if theta_last is None:
+        return o
+    last = torch.cat([theta_last, torch.zeros_like(theta_last).expand(*theta_last.shape[:-1], d - 1)], -1)
+    return layer(_ry_real(last)) @ o[..., rows, :]
+
+
+def circuit_fourier_coefficients(
+    theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, n_qubits: int, encoding: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fourier coefficients of Q = ⟨Z₀⟩, K = ⟨Z₀⟩ and V = (⟨Z_j⟩)_j as functions of a head's input x.
+
+    For parameter vectors (H, ·): constant (H, K), cos and sin coefficients (H, K, M), with
+    K = 2 + d outputs and the M frequencies of :func:`loader_frequencies`.
+
+    Two facts make this cheap and real. The ansatz starts with RX(θ₁) on every qubit, and
+    RX(θ₁)RX(x) = RX(x + θ₁): the first layer only shifts the input, so mode n picks up the
+    phase e^{i n·θ₁}. Everything after it is RY rotations and CNOTs — a real orthogonal O — so
+    M' = Oᵀ Z O is real, and so is its spectrum G'_n = Σ M'[b,a] Π_j R[a_j, b_j, n_j]. Then
+    a_n = 2 G'_n cos(n·θ₁) and b_n = −2 G'_n sin(n·θ₁).
+    """
+    _check_encoding(encoding)
+    d, heads = n_qubits, theta_q.shape[0]
+    body = torch.cat([theta_q[:, : 3 * d], theta_k[:, : 3 * d], theta_v])  # (3H, 3d)
+    o_value = _after_loader(body[2 * heads :], None, d)
+    o_query_key = _after_loader(body[: 2 * heads], torch.cat([theta_q, theta_k])[:, 3 * d :], d)
+    z = torch.stack([pauli_z(d, w, body.dtype) for w in range(d)]).to(body.device)  # (d, D)
+    m_query_key = (o_query_key.transpose(-2, -1) * z[0]) @ o_query_key  # (2H, D, D)
+    m_value = (o_value.transpose(-2, -1)[:, None] * z[:, None, :]) @ o_value[:, None]  # (H, d, D, D)
+    m = torch.cat([m_query_key[:heads, None], m_query_key[heads:, None], m_value], dim=1)  # (H, K, D, D)
+    g = m.flatten(-2) @ _spectrum_map(d, encoding).to(m)  # (H, K, 3^d)
+    _, half = _spectrum(d, encoding)
+    frequencies = loader_frequencies(d, encoding).to(m)
+    first_rx = torch.stack([theta_q[:, :d], theta_k[:, :d], *[theta_v[:, :d]] * d], dim=1)  # (H, K, d)
+    phase = first_rx @ frequencies.T  # (H, K, M)
+    g_half = g[..., half.to(m.device)]
+    return g[..., 0], 2 * g_half * torch.cos(phase), -2 * g_half * torch.sin(phase)
+
+
+class _FourierSeries(torch.autograd.Function):
+    """c + cos(x Nᵀ) A + sin(x Nᵀ) B for every head, with a hand-written backward.
+
+    x (H, T, d), N (M, d), A and B (H, M, K), c (H, K) → (H, T, K). The backward reuses the
+    saved cos and sin instead of recomputing them, and does no broadcasting reductions.
+    """
+
+    @staticmethod
+    def forward(ctx, x, frequencies, cos_coeffs, sin_coeffs, constant):  # type: ignore[override]
+        if frequencies.shape[0] == 0:  # a loader without frequencies: the output ignores x
+            ctx.blind, ctx.x_shape = True, x.shape
+            return constant[:, None, :].expand(x.shape[0], x.shape[1], -1).contiguous()
+        ctx.blind = False
+        phase = torch.matmul(x, frequencies.T)
+        cos, sin = torch.cos(phase), torch.sin(phase)
+        ctx.save_for_backward(frequencies, cos_coeffs, sin_coeffs, cos, sin)
+        return torch.baddbmm(constant[:, None, :], cos, cos_coeffs).baddbmm_(sin, sin_coeffs)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        if ctx.blind:
+            return grad.new_zeros(ctx.x_shape), None, None, None, grad.sum(1)
+        frequencies, cos_coeffs, sin_coeffs, cos, sin = ctx.saved_tensors
+        grad_phase = torch.bmm(grad, sin_coeffs.transpose(1, 2)).mul_(cos)
+        grad_phase.addcmul_(torch.bmm(grad, cos_coeffs.transpose(1, 2)), sin, value=-1)
+        return (
+            torch.matmul(grad_phase, frequencies),
+            None,
+            torch.bmm(cos.transpose(1, 2), grad),
+            torch.bmm(sin.transpose(1, 2), grad),
+            grad.sum(1),
+        )
+
+
+def fourier_series(x: torch.Tensor, constant: torch.Tensor, cos_coeffs: torch.Tensor, sin_coeffs: torch.Tensor, encoding: str) -> torch.Tensor:
+    """Evaluate c_k + Σ_n a_kn cos(n·x) + b_kn sin(n·x) for inputs x (..., H, d): (..., H, K)."""
+    heads, d = x.shape[-2:]
+    frequencies = loader_frequencies(d, encoding).to(x)
+    by_head = x.reshape(-1, heads, d).transpose(0, 1).contiguous()  # (H, T, d)
+    out = _FourierSeries.apply(by_head, frequencies, cos_coeffs.transpose(1, 2), sin_coeffs.transpose(1, 2), constant)
+    return out.transpose(0, 1).reshape(*x.shape[:-1], constant.shape[-1])
 
 
 def head_expectations(heads: torch.Tensor, theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, encoding: str) -> torch.Tensor:
@@ -221,16 +332,5 @@ def head_expectations(heads: torch.Tensor, theta_q: torch.Tensor, theta_k: torch
     ``heads`` (..., H, d) holds each head's slice of each token; ``theta_*`` are (H, ·).
     Returns (..., H, 2 + d): Q, K, then the d values.
     """
-    d = heads.shape[-1]
-    m = torch.cat(
-        [
-            observables(query_key_unitary(theta_q, d), [0]),
-            observables(query_key_unitary(theta_k, d), [0]),
-            observables(value_unitary(theta_v, d), list(range(d))),
-        ],
-        dim=1,
-    )  # (H, 2 + d, D, D)
-    a = real_observables(m, encoding)
-    r = loader_amplitudes(heads, encoding)
-    flat = r.reshape(-1, *r.shape[-2:])
-    return quadratic_forms(flat, a).reshape(*heads.shape[:-1], 2 + d)
+    coefficients = circuit_fourier_coefficients(theta_q, theta_k, theta_v, heads.shape[-1], encoding)
+    return fourier_series(heads, *coefficients, encoding)

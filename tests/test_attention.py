@@ -67,3 +67,31 @@ def test_module_has_three_dh_squared_parameters_per_head():
     assert sum(p.numel() for p in module.parameters()) == 3 * 4 * 4**2
     with pytest.raises(ValueError, match="divisible"):
         att.ClassicalMultiHeadAttention(10, 4)
+
+
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_module_fast_path_equals_the_textbook_form(need_weights):
+    torch.manual_seed(3)
+    module = att.ClassicalMultiHeadAttention(16, 4).double()
+    x = torch.randn(3, 32, 16, dtype=torch.float64)
+    fast, weights = module(x, need_weights=need_weights)
+    textbook, textbook_weights = att.multi_head_stacked(x, module.w_q, module.w_k, module.w_v)
+    assert torch.allclose(fast, textbook, atol=1e-12, rtol=0)
+    assert (weights is None) != need_weights
+    if need_weights:
+        assert torch.allclose(weights, textbook_weights, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("encoding", ["hadamard", "angle"])
+def test_hybrid_scores_are_minus_squared_distances(encoding):
+    """The shifted dot-product form gives exactly softmax(−(Q_i − K_j)²/√d_h) V."""
+    torch.manual_seed(4)
+    module = att.HybridMultiHeadAttention(16, 4, encoding).double()
+    x = torch.randn(2, 32, 16, dtype=torch.float64)
+    out, weights = module(x, need_weights=True)
+    q, k, v = module.circuit_outputs(x)
+    q, k, v = q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-3, -2)
+    paper = att.softmax(-((q[..., :, None] - k[..., None, :]) ** 2) / 2)
+    assert torch.allclose(weights, paper, atol=1e-12, rtol=0)
+    assert torch.allclose(out, (paper @ v).transpose(-3, -2).flatten(-2), atol=1e-12, rtol=0)
+    assert torch.allclose(module(x)[0], out, atol=1e-12, rtol=0)

@@ -64,18 +64,23 @@ def test_fused_agrees_with_pennylane(device, encoding, dtype, tolerance, d):
 
 
 def test_the_comparison_can_fail():
-    """A wrong circuit is caught: feed the angle loader's circuits the Hadamard state."""
-    original = fused.loader_amplitudes
+    """A wrong Fourier series is caught: flip the sign of every sine coefficient."""
+    original = fused.circuit_fourier_coefficients
+
+    def wrong(*args):
+        constant, cos, sin = original(*args)
+        return constant, cos, -sin
+
     try:
-        fused.loader_amplitudes = lambda x, encoding: original(x, "hadamard" if encoding == "angle" else "angle")
+        fused.circuit_fourier_coefficients = wrong
         differences = fused.compare_with_device("default.qubit", "angle")
     finally:
-        fused.loader_amplitudes = original
+        fused.circuit_fourier_coefficients = original
     assert differences["Q"] > 1e-3
 
 
 @pytest.mark.parametrize("encoding", circuits.ENCODINGS)
-def test_real_arithmetic_equals_the_complex_quadratic_form(encoding):
+def test_fourier_series_equals_the_complex_quadratic_form(encoding):
     differences = fused.compare_with_device("fused-complex", encoding, n_qubits=3, seed=9)
     assert max(differences.values()) < 1e-12, differences
 
