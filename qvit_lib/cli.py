@@ -80,8 +80,40 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .experiments import check_variant, get_protocol, result_paths, run_variant
+    from .training import TrainingDiverged
+
+    try:
+        check_variant(args.variant)
+        get_protocol(args.protocol)
+    except ValueError as err:
+        raise SystemExit(f"train: {err}") from None
+    try:
+        record = run_variant(args.variant, args.protocol, seed=args.seed, resume=args.resume)
+    except TrainingDiverged as err:
+        raise SystemExit(f"train: {err}") from None
+    test = record["test"]
+    print(f"{args.variant} ({args.protocol}, seed {args.seed}): best epoch {record['best_epoch']}, "
+          f"test accuracy {test['accuracy']:.4f}, BCE {test['bce']:.4f}, AUC {test['auc']:.4f}, {record['wall_seconds']:.0f} s")
+    print(f"wrote {result_paths(args.protocol, args.variant, args.seed)[0]}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiments import get_protocol, sweep
+
+    try:
+        get_protocol(args.protocol)
+    except ValueError as err:
+        raise SystemExit(f"sweep: {err}") from None
+    for variant, seed, status in sweep(args.protocol, seeds=tuple(args.seeds)):
+        print(f"{variant:24s} seed {seed}: {status}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qvit_lib", description="QViT book tools: simulate and inspect data, count parameters, benchmark.")
+    parser = argparse.ArgumentParser(prog="python -m qvit_lib", description="QViT book tools: simulate and inspect data, count parameters, train, benchmark.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="simulate electron and photon showers into HDF5 files in the CMS format")
@@ -108,6 +140,25 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("--d-ff", type=_positive_int, default=16, help="MLP hidden size d_ff (default 16)")
     params.add_argument("--d-patch", type=_positive_int, default=32, help="flattened patch length d_i (default 32)")
     params.set_defaults(run=_cmd_params)
+
+    from .experiments import PROTOCOLS, SEEDED_VARIANTS, SWEEP_SEEDS
+
+    protocols = "; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values())
+    train = commands.add_parser("train", help="train one variant under a protocol and write its results under data/results/",
+                                description=f"Train one variant. Protocols — {protocols}.")
+    train.add_argument("--variant", required=True, help="<attention>-<pooling>-<pe|nope>, e.g. hybrid-angle-cmx-pe (see `params` for all)")
+    train.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
+    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the shuffling (default 0)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    train.set_defaults(run=_cmd_train)
+
+    sw = commands.add_parser("sweep", help="train every variant under a protocol, skipping finished ones",
+                             description=f"Every variant with seed 0, plus {', '.join(SEEDED_VARIANTS)} with the other seeds; "
+                             "finished runs are skipped and interrupted ones resumed. Under torchrun the runs are shared "
+                             f"between the processes. Protocols — {protocols}.")
+    sw.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
+    sw.add_argument("--seeds", type=int, nargs="+", default=list(SWEEP_SEEDS), help="seeds for the cmx-pe variants (default 0 1 2)")
+    sw.set_defaults(run=_cmd_sweep)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument("--suite", choices=("training", "simulation"), default="training", help="what to measure (default: training)")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,7 +51,8 @@ def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 409
 
 def evaluate(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     """Accuracy (threshold 0.5), BCE and ROC AUC of a model on a labelled set."""
-    logits = predict_logits(model, tokens)
+    logits = predict_logits(model, tokens).cpu()
+    labels = labels.cpu()
     return {
         "accuracy": float(((logits > 0).float() == labels).float().mean()),
         "bce": float(F.binary_cross_entropy_with_logits(logits, labels)),
@@ -69,8 +72,35 @@ class TrainResult:
         return [record[key] for record in self.history]
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
 def _progress_enabled(progress: bool | None) -> bool:
     return (not os.environ.get("CI")) if progress is None else progress
+
+
+def _save_atomically(state: dict, path: Path) -> None:
+    """Write to a temporary file, then rename: an interruption never leaves half a checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict:
+    """A training checkpoint written by :func:`train`, with a clear error if it is not one."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no checkpoint to resume from") from None
+    except Exception as err:  # truncated or not a torch file
+        raise ValueError(f"{path}: not a readable training checkpoint ({type(err).__name__}: {err})") from None
+    missing = {"epoch", "model", "optimiser", "generator", "history", "best_epoch", "best_state", "best_accuracy"} - set(state)
+    if missing:
+        raise ValueError(f"{path}: not a training checkpoint of qvit_lib (missing {', '.join(sorted(missing))})")
+    return state
 
 
 def train(
@@ -83,35 +113,63 @@ def train(
     lr: float = 5e-3,
     seed: int = 0,
     progress: bool | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train with Adam on BCE, keep the epoch with the best validation accuracy.
 
-    ``train_set`` and ``val_set`` are (tokens, labels) tensors. The model ends with the best
-    epoch's weights. ``progress`` shows a tqdm bar with live loss and accuracy (default: on,
-    except when the environment variable ``CI`` is set).
+    ``train_set`` and ``val_set`` are (tokens, labels) tensors on the model's device. The model
+    ends with the best epoch's weights. ``progress`` shows a tqdm bar with live loss and
+    accuracy (default: on, except when the environment variable ``CI`` is set).
+
+    ``checkpoint``: a file written after every epoch with everything needed to go on — weights,
+    optimiser, shuffling generator, history and best epoch. With ``resume=True`` training
+    continues from it and ends with exactly the numbers of an uninterrupted run. A NaN or
+    infinite loss raises :class:`TrainingDiverged` and leaves the last good checkpoint alone.
+    ``on_epoch_end`` is called with each epoch's record (for live plots).
     """
     from tqdm.auto import tqdm
 
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint path")
     tokens, labels = train_set
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     result = TrainResult()
-    best_accuracy = -1.0
+    best_accuracy, first_epoch = -1.0, 0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if resume and path.exists():
+        state = load_checkpoint(path)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        result.history, result.best_epoch, result.best_state = state["history"], state["best_epoch"], state["best_state"]
+        best_accuracy, first_epoch = state["best_accuracy"], state["epoch"]
     n_batches = -(-len(tokens) // batch_size)
     # At most one refresh a second: a notebook bar sends kernel messages on every refresh, and
     # a flood of them can overflow the kernel's output queue (nbval then loses the cell's end).
-    bar = tqdm(total=epochs * n_batches, desc="training", unit="batch", mininterval=1.0, disable=not _progress_enabled(progress))
-    for epoch in range(epochs):
+    bar = tqdm(
+        total=epochs * n_batches, initial=first_epoch * n_batches, desc="training", unit="batch",
+        mininterval=1.0, disable=not _progress_enabled(progress),
+    )
+    for epoch in range(first_epoch, epochs):
         model.train()
         start = time.perf_counter()
-        order = torch.randperm(len(tokens), generator=generator)
+        order = torch.randperm(len(tokens), generator=generator).to(tokens.device)
         loss_sum, correct = 0.0, 0.0
         for i in range(0, len(tokens), batch_size):
             batch = order[i : i + batch_size]
             logits = model(tokens[batch])
             loss = F.binary_cross_entropy_with_logits(logits, labels[batch])
+            if not torch.isfinite(loss):
+                bar.close()
+                kept = f"the last good checkpoint (epoch {epoch}) is kept in {path}" if path is not None and epoch > 0 else "no checkpoint was written"
+                raise TrainingDiverged(f"loss is {loss.item()} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. Try a smaller learning rate (lr={lr}).")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -134,6 +192,17 @@ def train(
             best_accuracy = validation["accuracy"]
             result.best_epoch = epoch + 1
             result.best_state = copy.deepcopy(model.state_dict())
+        if path is not None:
+            _save_atomically(
+                {
+                    "epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "generator": generator.get_state(), "history": result.history, "best_epoch": result.best_epoch,
+                    "best_state": result.best_state, "best_accuracy": best_accuracy,
+                },
+                path,
+            )
+        if on_epoch_end is not None:
+            on_epoch_end(record)
     bar.close()
     model.load_state_dict(result.best_state)
     return result

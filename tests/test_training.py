@@ -8,7 +8,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from qvit_lib.models import build_model
-from qvit_lib.training import evaluate, roc_auc, train
+from qvit_lib.training import TrainingDiverged, evaluate, load_checkpoint, roc_auc, train
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -68,3 +68,74 @@ def test_evaluate_metrics_against_scikit_learn():
     assert metrics["accuracy"] == pytest.approx(((probabilities > 0.5) == labels).mean())
     bce = -np.mean(labels * np.log(probabilities) + (1 - labels) * np.log(1 - probabilities))
     assert metrics["bce"] == pytest.approx(bce, rel=1e-4)
+
+
+# ----- checkpoints, resume and the NaN guard
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _comparable(history):
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
+def test_an_interrupted_run_resumes_to_exactly_the_uninterrupted_result(tmp_path):
+    data, val = toy_problem(384), toy_problem(128, seed=1)
+    settings = dict(epochs=4, batch_size=128, seed=3, progress=False)
+
+    model = build_model("classical-cmx-pe", seed=0, n_layers=2)
+    straight = train(model, data, val, checkpoint=tmp_path / "straight.ckpt", **settings)
+    straight_params = [p.detach().clone() for p in model.parameters()]
+
+    def stop_after_two(record):
+        if record["epoch"] == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(build_model("classical-cmx-pe", seed=0, n_layers=2), data, val, checkpoint=tmp_path / "run.ckpt", on_epoch_end=stop_after_two, **settings)
+    assert load_checkpoint(tmp_path / "run.ckpt")["epoch"] == 2
+
+    model = build_model("classical-cmx-pe", seed=0, n_layers=2)  # a fresh process would start here
+    resumed = train(model, data, val, checkpoint=tmp_path / "run.ckpt", resume=True, **settings)
+    assert _comparable(resumed.history) == _comparable(straight.history)
+    assert resumed.best_epoch == straight.best_epoch
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), straight_params))
+
+
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    data, val = toy_problem(256), toy_problem(128, seed=1)
+    model = build_model("none-cmx-pe", seed=0)
+
+    def poison(record):
+        if record["epoch"] == 1:
+            with torch.no_grad():
+                model.embedding.weight.fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at epoch 2, batch 1.*epoch 1.*run\.ckpt"):
+        train(model, data, val, epochs=3, batch_size=128, progress=False, checkpoint=tmp_path / "run.ckpt", on_epoch_end=poison)
+    state = load_checkpoint(tmp_path / "run.ckpt")
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_a_bad_checkpoint_is_named(tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.ckpt: not a readable training checkpoint"):
+        load_checkpoint(bad)
+    torch.save({"model": {}}, bad)
+    with pytest.raises(ValueError, match="bad.ckpt: not a training checkpoint of qvit_lib"):
+        load_checkpoint(bad)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_train_checks_its_arguments():
+    data = toy_problem(64)
+    model = build_model("none-cmx-pe", seed=0)
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        train(model, data, data, epochs=0)
+    with pytest.raises(ValueError, match="resume=True needs a checkpoint"):
+        train(model, data, data, epochs=1, resume=True)

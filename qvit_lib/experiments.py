@@ -1,0 +1,271 @@
+"""Named training protocols, one run per variant, sweeps, and the results they leave behind.
+
+A *protocol* fixes the data (how many events, from where), the epochs and the optimiser
+settings, so that every number in the book can say how it was produced:
+
+* ``quick`` — CI: 2 000 events of the committed sample, one epoch;
+* ``cpu`` — 100 000 simulated events (or the first 100 000 of ``$QVIT_DATA``), 8 epochs:
+  every variant together in about an hour on a 2-core laptop-class CPU;
+* ``paper`` — the paper's 498 000 events, 40 epochs, batch 512: for a GPU.
+
+A finished run leaves ``data/results/<protocol>/<name>.json`` (configuration, data, history,
+test metrics, ROC curve, wall time, versions) and ``<name>.pt`` (the best epoch's weights);
+the name is the variant, with ``-seed<S>`` for seeds other than 0. While a run trains, its
+full state is checkpointed after every epoch under ``data/cache/checkpoints`` so that an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import CACHE_DIR, DATA_DIR, DATA_ENV, DEFAULT_DATA_DIR
+
+RESULTS_DIR = DATA_DIR / "results"
+CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
+SIMULATION_SEED = 2024  # the seed of the committed sample; larger simulated sets use it too
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a variant is trained: data size, epochs, optimiser settings."""
+
+    name: str
+    n_events: int  # train + val + test, half photons and half electrons
+    epochs: int
+    batch_size: int = 512
+    lr: float = 5e-3
+    description: str = ""
+
+
+PROTOCOLS = {
+    "quick": Protocol("quick", 2_000, 1, description="CI smoke run: 2 000 events of the committed sample, 1 epoch"),
+    "cpu": Protocol("cpu", 100_000, 8, description="100 000 simulated events (80 000 for training), 8 epochs: all variants in about an hour on 2 CPU cores"),
+    "paper": Protocol("paper", 498_000, 40, description="the paper's protocol: 498 000 events, 40 epochs, batch 512 (for a GPU)"),
+}
+
+SEEDED_VARIANTS = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")  # run with three seeds
+SWEEP_SEEDS = (0, 1, 2)
+
+
+def get_protocol(name: str) -> Protocol:
+    """The protocol called ``name``, or a clear error listing the valid ones."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {name!r}; valid protocols: {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[name]
+
+
+def check_variant(name: str) -> str:
+    """``name`` if it is a variant, or a clear error listing the valid ones."""
+    from .models import all_variants
+
+    if name not in all_variants():
+        raise ValueError(f"unknown variant {name!r}; valid variants: {', '.join(all_variants())}")
+    return name
+
+
+def run_name(variant: str, seed: int) -> str:
+    return variant if seed == 0 else f"{variant}-seed{seed}"
+
+
+def data_location(protocol: Protocol) -> Path:
+    """Where a protocol's events come from: ``$QVIT_DATA`` if set, else simulation.
+
+    Simulated sets larger than the committed sample are generated once and cached.
+    """
+    from .data import resolve_location, simulated_dataset
+
+    if os.environ.get(DATA_ENV):
+        return resolve_location(None)
+    if protocol.n_events <= 50_000:
+        return DEFAULT_DATA_DIR
+    return simulated_dataset(protocol.n_events // 2, seed=SIMULATION_SEED)
+
+
+def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[str, tuple], dict[str, object]]:
+    """Train, validation and test tokens for a protocol, and a description of the data."""
+    import torch
+
+    from .data import DataError, EcalDataset
+
+    with EcalDataset(data_location(protocol)) as dataset:
+        available = 2 * dataset.n_per_class
+        if available < protocol.n_events and protocol.name != "paper":
+            raise DataError(f"{dataset.location}: protocol {protocol.name!r} needs {protocol.n_events} events, the data has {available}")
+        fraction = min(1.0, protocol.n_events / available)
+        sizes = {split: int(round(dataset.split_size(split) * fraction)) for split in ("train", "val", "test")}
+        sets = {split: tuple(t.to(device) for t in dataset.tokens(split, n)) for split, n in sizes.items()}
+        description = dataset.describe()
+    description["files"] = [_relative(f) for f in description["files"]]
+    description["used_split_sizes"] = sizes
+    torch.manual_seed(0)  # nothing random should happen here; belt and braces
+    return sets, description
+
+
+def _relative(path: str | Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(DATA_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
+    try:
+        import pennylane
+
+        versions["pennylane"] = pennylane.__version__
+    except ImportError:  # pragma: no cover - pennylane is a requirement
+        pass
+    return versions
+
+
+def roc_curve(scores: np.ndarray, labels: np.ndarray, points: int = 101) -> dict[str, list[float]]:
+    """The ROC curve (photon efficiency vs electron efficiency) at ``points`` thresholds.
+
+    Thresholds are quantiles of the scores, so the curve is compact enough to commit.
+    """
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
+    thresholds = np.unique(np.quantile(scores, np.linspace(0, 1, points)))
+    tpr = [float((scores[labels] >= t).mean()) for t in thresholds] + [0.0]
+    fpr = [float((scores[~labels] >= t).mean()) for t in thresholds] + [0.0]
+    return {"false_positive_rate": [round(x, 5) for x in fpr], "true_positive_rate": [round(x, 5) for x in tpr]}
+
+
+def result_paths(protocol: str, variant: str, seed: int = 0, results_dir: Path | None = None) -> tuple[Path, Path]:
+    """(results JSON, best-weights file) of one run."""
+    root = (results_dir or RESULTS_DIR) / protocol
+    name = run_name(variant, seed)
+    return root / f"{name}.json", root / f"{name}.pt"
+
+
+def run_variant(
+    variant: str,
+    protocol: str | Protocol,
+    *,
+    seed: int = 0,
+    resume: bool = False,
+    results_dir: Path | None = None,
+    checkpoint_dir: Path | None = None,
+    device: str | None = None,
+    progress: bool | None = None,
+    data: tuple[dict[str, tuple], dict[str, object]] | None = None,
+) -> dict[str, object]:
+    """Train one variant under a protocol, evaluate on the test split, write its results.
+
+    ``resume`` continues from the run's checkpoint if there is one. ``data`` lets a sweep
+    load the events once for many variants. Returns the record written to JSON.
+    """
+    import torch
+
+    from .models import build_model, count_parameters
+    from .training import predict_logits, evaluate, train
+
+    check_variant(variant)
+    protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    sets, description = data if data is not None else load_protocol_data(protocol, device)
+    json_path, weights_path = result_paths(protocol.name, variant, seed, results_dir)
+    checkpoint = (checkpoint_dir or CHECKPOINT_DIR) / protocol.name / f"{run_name(variant, seed)}.ckpt"
+    if not resume and checkpoint.exists():
+        checkpoint.unlink()
+    resumed = checkpoint.exists()
+
+    model = build_model(variant, seed=seed).to(device)
+    start = time.perf_counter()
+    result = train(
+        model, sets["train"], sets["val"], epochs=protocol.epochs, batch_size=protocol.batch_size, lr=protocol.lr,
+        seed=seed, progress=progress, checkpoint=checkpoint, resume=resume,
+    )
+    wall = time.perf_counter() - start
+    test = evaluate(model, *sets["test"])
+    logits = predict_logits(model, sets["test"][0]).cpu().numpy()
+    record = {
+        "variant": variant,
+        "seed": seed,
+        "protocol": dataclasses.asdict(protocol),
+        "config": dataclasses.asdict(model.config),
+        "parameters": count_parameters(model),
+        "data": description,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "test": test,
+        "roc": roc_curve(logits, sets["test"][1].cpu().numpy()),
+        "wall_seconds": round(wall, 1),
+        "resumed_from_checkpoint": resumed,
+        "machine": {"device": device, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},
+        "versions": _versions(),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)
+    tmp = json_path.with_name(json_path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, json_path)
+    checkpoint.unlink(missing_ok=True)
+    return record
+
+
+def sweep_plan(seeds: tuple[int, ...] = SWEEP_SEEDS) -> list[tuple[str, int]]:
+    """The ``cmx-pe`` variants, every other variant (seed 0), then the ``cmx-pe`` variants with the other seeds."""
+    from .models import all_variants
+
+    plan = [(variant, 0) for variant in SEEDED_VARIANTS]
+    plan += [(variant, 0) for variant in all_variants() if variant not in SEEDED_VARIANTS]
+    plan += [(variant, seed) for seed in seeds if seed != 0 for variant in SEEDED_VARIANTS]
+    return plan
+
+
+def sweep(
+    protocol: str,
+    *,
+    seeds: tuple[int, ...] = SWEEP_SEEDS,
+    results_dir: Path | None = None,
+    rank: int | None = None,
+    world_size: int | None = None,
+    progress: bool | None = None,
+) -> list[tuple[str, int, str]]:
+    """Train every variant of :func:`sweep_plan` that has no results yet; resume interrupted ones.
+
+    Under ``torchrun`` (or with ``rank``/``world_size``) each process takes every
+    ``world_size``-th run, so a sweep spreads over processes, GPUs or nodes. Returns
+    (variant, seed, status) for this process's share.
+    """
+    import torch
+
+    chosen = get_protocol(protocol)
+    rank = int(os.environ.get("RANK", 0)) if rank is None else rank
+    world_size = int(os.environ.get("WORLD_SIZE", 1)) if world_size is None else world_size
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and world_size > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank)) % torch.cuda.device_count()}"
+    share = sweep_plan(seeds)[rank::world_size]
+    data = None
+    statuses = []
+    for variant, seed in share:
+        json_path, _ = result_paths(chosen.name, variant, seed, results_dir)
+        if json_path.exists():
+            statuses.append((variant, seed, "done already"))
+            continue
+        data = data or load_protocol_data(chosen, device)
+        record = run_variant(variant, chosen, seed=seed, resume=True, results_dir=results_dir, device=device, progress=progress, data=data)
+        statuses.append((variant, seed, f"test AUC {record['test']['auc']:.3f} in {record['wall_seconds']:.0f} s"))
+        print(f"[{rank}/{world_size}] {run_name(variant, seed)}: {statuses[-1][2]}", flush=True)
+    return statuses
+
+
+def load_results(protocol: str, results_dir: Path | None = None) -> dict[str, dict[str, object]]:
+    """Every committed result of a protocol, keyed by run name (variant, ``-seed<S>``)."""
+    root = (results_dir or RESULTS_DIR) / protocol
+    return {path.stem: json.loads(path.read_text()) for path in sorted(root.glob("*.json"))}

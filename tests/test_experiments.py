@@ -1,0 +1,72 @@
+"""Protocols, single runs, sweeps and their committed results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from qvit_lib import cli, experiments
+from qvit_lib.models import all_variants, build_model
+
+
+def test_unknown_variant_or_protocol_lists_the_valid_ones(capsys):
+    with pytest.raises(SystemExit, match="unknown variant 'hybrid-max-pe'; valid variants: classical-cls-pe, .*none-cmn-nope"):
+        cli.main(["train", "--variant", "hybrid-max-pe", "--protocol", "quick"])
+    with pytest.raises(SystemExit, match="unknown protocol 'gpu'; valid protocols: quick, cpu, paper"):
+        cli.main(["train", "--variant", "classical-cmx-pe", "--protocol", "gpu"])
+    with pytest.raises(SystemExit, match="unknown protocol 'fast'"):
+        cli.main(["sweep", "--protocol", "fast"])
+
+
+def test_help_names_the_protocols(capsys):
+    for command in ("train", "sweep"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "quick" in out and "cpu" in out and "paper" in out
+
+
+def test_the_sweep_covers_every_variant_and_three_seeds_of_cmx_pe():
+    plan = experiments.sweep_plan()
+    assert {v for v, s in plan if s == 0} == set(all_variants())
+    for variant in ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe"):
+        assert sorted(s for v, s in plan if v == variant) == [0, 1, 2]
+    assert len(plan) == len(set(plan))
+
+
+def test_a_run_writes_its_results_and_a_sweep_skips_it(tmp_path):
+    kwargs = dict(results_dir=tmp_path / "results", progress=False)
+    # One process of 28 takes exactly the first run of the plan.
+    statuses = experiments.sweep("quick", rank=0, world_size=len(experiments.sweep_plan()), **kwargs)
+    assert [(v, s) for v, s, _ in statuses] == [("classical-cmx-pe", 0)]
+    record = json.loads((tmp_path / "results" / "quick" / "classical-cmx-pe.json").read_text())
+    assert record["protocol"]["name"] == "quick" and record["protocol"]["epochs"] == 1
+    assert record["data"]["kind"].startswith("simulation") and record["data"]["used_split_sizes"] == {"train": 1600, "val": 200, "test": 200}
+    assert record["parameters"] == 4785 and len(record["history"]) == 1 and record["best_epoch"] == 1
+    assert set(record["test"]) == {"accuracy", "bce", "auc"} and 0 <= record["test"]["auc"] <= 1
+    assert {"torch", "pennylane", "python"} <= set(record["versions"])
+    roc = record["roc"]
+    assert roc["true_positive_rate"][0] == 1.0 and roc["true_positive_rate"][-1] == 0.0
+    # The best weights reproduce the test metrics.
+    model = build_model("classical-cmx-pe")
+    model.load_state_dict(torch.load(tmp_path / "results" / "quick" / "classical-cmx-pe.pt"))
+    sets, _ = experiments.load_protocol_data(experiments.get_protocol("quick"))
+    from qvit_lib.training import evaluate
+
+    assert evaluate(model, *sets["test"])["auc"] == pytest.approx(record["test"]["auc"], abs=1e-9)
+    again = experiments.sweep("quick", rank=0, world_size=len(experiments.sweep_plan()), **kwargs)
+    assert again[0][2] == "done already"
+    assert list(experiments.load_results("quick", tmp_path / "results")) == ["classical-cmx-pe"]
+
+
+def test_roc_curve_is_monotone_and_spans_the_square():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 1000)
+    roc = experiments.roc_curve(rng.normal(size=1000) + labels, labels)
+    fpr, tpr = np.array(roc["false_positive_rate"]), np.array(roc["true_positive_rate"])
+    assert fpr[0] == tpr[0] == 1.0 and fpr[-1] == tpr[-1] == 0.0
+    assert (np.diff(fpr) <= 0).all() and (np.diff(tpr) <= 0).all()
+    assert np.trapezoid(tpr[::-1], fpr[::-1]) == pytest.approx(0.76, abs=0.03)
