@@ -269,3 +269,43 @@ def load_results(protocol: str, results_dir: Path | None = None) -> dict[str, di
     """Every committed result of a protocol, keyed by run name (variant, ``-seed<S>``)."""
     root = (results_dir or RESULTS_DIR) / protocol
     return {path.stem: json.loads(path.read_text()) for path in sorted(root.glob("*.json"))}
+
+
+# The paper's Table 1 (test set): (attention, pooling, positional encoding) → accuracy, BCE, AUC.
+PAPER_TABLE1 = {
+    ("classical", "cls", True): (0.717, 0.564, 0.780), ("hybrid", "cls", True): (0.502, 0.6931, 0.501),
+    ("classical", "cls", False): (0.720, 0.561, 0.783), ("hybrid", "cls", False): (0.502, 0.6931, 0.500),
+    ("classical", "cmx", True): (0.718, 0.562, 0.783), ("hybrid", "cmx", True): (0.718, 0.565, 0.779),
+    ("classical", "cmx", False): (0.722, 0.557, 0.786), ("hybrid", "cmx", False): (0.718, 0.565, 0.779),
+    ("classical", "cmn", True): (0.720, 0.559, 0.784), ("hybrid", "cmn", True): (0.696, 0.592, 0.751),
+    ("classical", "cmn", False): (0.720, 0.560, 0.783), ("hybrid", "cmn", False): (0.692, 0.595, 0.748),
+}
+
+
+def results_table(results: dict[str, dict[str, object]]) -> list[dict[str, object]]:
+    """One row per seed-0 run: our test metrics and parameters beside the paper's, where it has them."""
+    from .models import ViTConfig
+
+    rows = []
+    for name, record in results.items():
+        if record["seed"] != 0:
+            continue
+        config = ViTConfig.from_variant(record["variant"])
+        paper = PAPER_TABLE1.get((config.attention, config.pooling, config.positional))
+        rows.append(
+            {
+                "variant": record["variant"],
+                "parameters": record["parameters"],
+                **{key: record["test"][key] for key in ("accuracy", "bce", "auc")},
+                "paper": dict(zip(("accuracy", "bce", "auc"), paper)) if paper else None,
+            }
+        )
+    return rows
+
+
+def seed_spread(results: dict[str, dict[str, object]], variant: str, key: str = "auc") -> tuple[float, float, int]:
+    """Mean, standard deviation (n − 1) and count of a test metric over a variant's seeds."""
+    values = [r["test"][key] for r in results.values() if r["variant"] == variant]
+    if not values:
+        raise KeyError(f"no results for {variant!r}")
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)

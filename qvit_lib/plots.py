@@ -240,3 +240,47 @@ def draw_circuit(kind: str, encoding: str = "hadamard", n_qubits: int = 4):
     n_angles = query_key_parameter_count(n_qubits) if kind == "query_key" else value_parameter_count(n_qubits)
     fig, ax = qml.draw_mpl(qnode, decimals=None, style="pennylane")(torch.zeros(n_qubits), torch.zeros(n_angles))
     return fig
+
+
+_VARIANT_STYLE = {("cls", True): ("tab:green", "-"), ("cls", False): ("tab:green", ":"), ("cmx", True): ("tab:red", "-"),
+                  ("cmx", False): ("tab:red", ":"), ("cmn", True): ("tab:blue", "-"), ("cmn", False): ("tab:blue", ":")}
+
+
+def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequence[str]) -> plt.Figure:
+    """Validation loss and accuracy per epoch for every seed-0 run, one row per attention type.
+
+    Laid out like the paper's Figs. 7–8: colour = pooling, solid = positional encoding,
+    dotted = none.
+    """
+    fig, axes = plt.subplots(len(attentions), 2, figsize=(11, 2.6 * len(attentions)), sharex=True, squeeze=False, constrained_layout=True)
+    for row, attention in zip(axes, attentions):
+        for record in results.values():
+            variant = str(record["variant"])
+            if record["seed"] != 0 or variant.rsplit("-", 2)[0] != attention:
+                continue
+            _, pooling, encoding = variant.rsplit("-", 2)
+            colour, line = _VARIANT_STYLE[(pooling, encoding == "pe")]
+            epochs = [r["epoch"] for r in record["history"]]
+            row[0].plot(epochs, [r["val_loss"] for r in record["history"]], line, color=colour, marker="o", ms=3, label=f"{pooling}-{encoding}")
+            row[1].plot(epochs, [r["val_accuracy"] for r in record["history"]], line, color=colour, marker="o", ms=3, label=f"{pooling}-{encoding}")
+        row[0].set_ylabel(f"{attention}\nvalidation BCE")
+        row[1].set_ylabel("validation accuracy")
+        row[1].legend(fontsize=7, ncol=2, loc="lower right")
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    return fig
+
+
+def roc_curves(results: Mapping[str, Mapping[str, object]], names: Sequence[str], ax: plt.Axes | None = None) -> plt.Axes:
+    """ROC curves from committed results: electron efficiency against photon mis-identification."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 4.6), constrained_layout=True)
+    for name in names:
+        record = results[name]
+        roc = record["roc"]
+        ax.plot(roc["false_positive_rate"], roc["true_positive_rate"], label=f"{name} (AUC {record['test']['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="chance")
+    ax.set_xlabel("photons accepted as electrons (false-positive rate)")
+    ax.set_ylabel("electrons accepted (true-positive rate)")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
