@@ -39,80 +39,153 @@ def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object
     }
 
 
-def _step_seconds(variant: str, batch_size: int, steps: int, backend: str = "fused") -> float:
+def versions() -> dict[str, str]:
+    """Package versions that matter for a timing."""
+    import torch
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
+    for package in ("pennylane", "pennylane_lightning"):
+        try:
+            out[package] = __import__(package).__version__
+        except (ImportError, AttributeError):
+            pass
+    return out
+
+
+def _step_seconds(variant: str, batch_size: int, steps: int, backend: str = "fused", device: str = "cpu", **hyper: int) -> float:
     """Median time of one training step (forward, backward, Adam) at the paper's hyper-parameters."""
     import torch
     from torch.nn import functional as F
 
     from .models import build_model
 
-    model = build_model(variant, seed=0, backend=backend)
+    model = build_model(variant, seed=0, backend=backend, **hyper).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
     generator = torch.Generator().manual_seed(0)
-    tokens = torch.rand(batch_size, 32, 32, generator=generator)
-    labels = (torch.rand(batch_size, generator=generator) > 0.5).float()
+    tokens = torch.rand(batch_size, 32, 32, generator=generator).to(device)
+    labels = (torch.rand(batch_size, generator=generator) > 0.5).float().to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     times = []
     for _ in range(steps + 1):  # the first step warms up
+        sync()
         start = time.perf_counter()
         optimiser.zero_grad()
         F.binary_cross_entropy_with_logits(model(tokens), labels).backward()
         optimiser.step()
+        sync()
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:]))
 
 
-def bench_training(batch_size: int = 512, steps: int = 3, device_batch: int = 2, devices: tuple[str, ...] | None = None) -> dict[str, object]:
-    """Training-step throughput of classical and hybrid models, fused and on PennyLane devices.
+def _record(backend: str, variant: str, batch_size: int, d_h: int, seconds: float, classical: float, measured_batch: int, device: str) -> dict[str, object]:
+    return {
+        "backend": backend,
+        "variant": variant,
+        "batch_size": batch_size,
+        "d_h": d_h,
+        "n_h": 16 // d_h,
+        "device": device,
+        "step_seconds": round(seconds, 5),
+        "events_per_s": round(batch_size / seconds, 1),
+        "ratio_to_classical": round(seconds / classical, 3),
+        "extrapolated": measured_batch != batch_size,
+        "measured_batch_size": measured_batch,
+    }
 
-    Fused models run at ``batch_size``; a PennyLane device runs ``device_batch`` events per
-    step and its figure is extrapolated linearly to ``batch_size`` (marked so), since it
-    simulates one circuit per token, head and circuit type.
+
+def bench_training(
+    batch_sizes: tuple[int, ...] = (64, 256, 512, 1024, 4096),
+    head_sizes: tuple[int, ...] = (2, 4, 8),
+    steps: int = 3,
+    device_batch: int = 2,
+    devices: tuple[str, ...] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, object]:
+    """Training-step throughput: every backend, then scaling with batch size and qubits per head.
+
+    1. At batch 512 and d_h = 4: classical, the fused hybrids, and each usable PennyLane
+       device. A device simulates one circuit per token, head and circuit type, so it runs
+       ``device_batch`` events and its time is extrapolated linearly to 512 (marked so).
+    2. Batch sizes ``batch_sizes``: classical and both fused hybrids.
+    3. Qubits per head ``head_sizes`` at batch 512, keeping d_t = n_h·d_h = 16: classical and
+       fused ``hybrid-angle``.
+
+    ``ratio_to_classical`` is the step time divided by the classical step time at the same
+    batch size and d_h (1.5 means 1.5× slower).
     """
+    import torch
+    from tqdm.auto import tqdm
+
     from .circuits import PREFERENCE, _usable
 
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    plan: list[tuple[str, str, int, int, int]] = []  # backend, variant, batch, d_h, measured batch
+    for batch in sorted(set(batch_sizes) | {512}):
+        plan += [("classical", "classical-cmx-pe", batch, 4, batch), ("fused", "hybrid-cmx-pe", batch, 4, batch), ("fused", "hybrid-angle-cmx-pe", batch, 4, batch)]
+    for d_h in head_sizes:
+        if d_h != 4:
+            plan += [("classical", "classical-cmx-pe", 512, d_h, 512), ("fused", "hybrid-angle-cmx-pe", 512, d_h, 512)]
+    for name in devices if devices is not None else PREFERENCE:
+        if _usable(name)[0]:
+            plan.append((name, "hybrid-angle-cmx-pe", 512, 4, device_batch))
+    seconds: dict[tuple[str, str, int, int], float] = {}
+    for backend, variant, batch, d_h, measured in tqdm(plan, desc="benchmark", unit="run", disable=not progress):
+        hyper = {"n_heads": 16 // d_h}
+        step = _step_seconds(variant, measured, steps if measured == batch else 1, backend if backend != "classical" else "fused", device, **hyper)
+        seconds[(backend, variant, batch, d_h)] = step * batch / measured
     records = []
-    classical = _step_seconds("classical-cmx-pe", batch_size, steps)
-    runs = [("classical", "classical-cmx-pe", classical, batch_size, False)]
-    for variant in ("hybrid-cmx-pe", "hybrid-angle-cmx-pe"):
-        runs.append(("fused", variant, _step_seconds(variant, batch_size, steps), batch_size, False))
-    for device in devices if devices is not None else PREFERENCE:
-        if not _usable(device)[0]:
-            continue
-        seconds = _step_seconds("hybrid-angle-cmx-pe", device_batch, 1, backend=device)
-        runs.append((device, "hybrid-angle-cmx-pe", seconds * batch_size / device_batch, device_batch, True))
-    for backend, variant, seconds, measured_batch, extrapolated in runs:
-        records.append(
-            {
-                "backend": backend,
-                "variant": variant,
-                "batch_size": batch_size,
-                "measured_batch_size": measured_batch,
-                "d_h": 4,
-                "step_seconds": round(seconds, 4),
-                "events_per_s": round(batch_size / seconds, 1),
-                "ratio_to_classical": round(seconds / classical, 2),
-                "extrapolated": extrapolated,
-            }
-        )
-    return {"suite": "training", "results": records, "machine": machine()}
+    for (backend, variant, batch, d_h), value in seconds.items():
+        classical = seconds[("classical", "classical-cmx-pe", batch, d_h)]
+        measured = next(m for b, v, bb, dd, m in plan if (b, v, bb, dd) == (backend, variant, batch, d_h))
+        records.append(_record(backend, variant, batch, d_h, value, classical, measured, device))
+    return {
+        "suite": "training",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "steps_per_figure": steps,
+        "results": records,
+        "machine": {**machine(), "torch_threads": torch.get_num_threads(), "device": device,
+                    "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None},
+        "versions": versions(),
+    }
 
 
-def run_benchmarks(suite: str, n_events: int = 100_000, quick: bool = False) -> dict[str, object]:
-    """Run one suite and print its figures."""
+def _print_training(result: dict[str, object]) -> None:
+    print(f"training step (forward + backward + Adam), paper hyper-parameters, {result['machine']['cpus']} CPUs, device {result['machine']['device']}:")
+    print(f"{'backend':16s} {'variant':22s} {'batch':>6s} {'d_h':>4s} {'step [s]':>9s} {'events/s':>10s} {'× classical':>12s}")
+    for r in result["results"]:
+        note = f"  (extrapolated from {r['measured_batch_size']} events)" if r["extrapolated"] else ""
+        print(f"{r['backend']:16s} {r['variant']:22s} {r['batch_size']:6d} {r['d_h']:4d} {r['step_seconds']:9.4f} {r['events_per_s']:10.1f} {r['ratio_to_classical']:12.2f}{note}")
+
+
+def run_benchmarks(suite: str, n_events: int = 100_000, quick: bool = False, out: str | None = None) -> dict[str, object]:
+    """Run one suite, print its figures and write them as JSON.
+
+    Default output: ``data/bench/<suite>.json``; in quick mode ``data/cache/bench/<suite>.json``
+    (a smoke test should not replace the committed figures).
+    """
+    import json
+    from pathlib import Path
+
+    from .config import CACHE_DIR, DATA_DIR
+
     if suite == "training":
-        result = bench_training(batch_size=64 if quick else 512, steps=1 if quick else 3, device_batch=1 if quick else 2)
-        print(f"training step (forward + backward + Adam), paper hyper-parameters, {result['machine']['cpus']} CPUs:")
-        print(f"{'backend':16s} {'variant':22s} {'batch':>6s} {'step [s]':>9s} {'events/s':>9s} {'× classical':>12s}")
-        for r in result["results"]:
-            note = f"  (extrapolated from {r['measured_batch_size']} events)" if r["extrapolated"] else ""
-            print(f"{r['backend']:16s} {r['variant']:22s} {r['batch_size']:6d} {r['step_seconds']:9.3f} {r['events_per_s']:9.1f} {r['ratio_to_classical']:12.2f}{note}")
-        return result
-    if suite != "simulation":
+        if quick:
+            result = bench_training(batch_sizes=(64,), head_sizes=(2, 4), steps=1, device_batch=1, devices=("default.qubit",), progress=False)
+        else:
+            result = bench_training()
+        _print_training(result)
+    elif suite == "simulation":
+        result = bench_simulation(n_events // 20 if quick else n_events)
+        print(f"simulation of {result['events']} events on {result['machine']['cpus']} CPUs:")
+        print(f"  in memory      {result['seconds_in_memory']:8.2f} s   ({result['events_per_s']} events/s)")
+        print(f"  to HDF5 (LZF)  {result['seconds_to_hdf5']:8.2f} s")
+        ratio = result["seconds_per_100k"] / result["target_seconds_per_100k"]
+        print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
+    else:
         raise ValueError(f"unknown benchmark suite {suite!r}; choose from: simulation, training")
-    result = bench_simulation(n_events // 20 if quick else n_events)
-    print(f"simulation of {result['events']} events on {result['machine']['cpus']} CPUs:")
-    print(f"  in memory      {result['seconds_in_memory']:8.2f} s   ({result['events_per_s']} events/s)")
-    print(f"  to HDF5 (LZF)  {result['seconds_to_hdf5']:8.2f} s")
-    ratio = result["seconds_per_100k"] / result["target_seconds_per_100k"]
-    print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
+    path = Path(out) if out else (CACHE_DIR / "bench" if quick else DATA_DIR / "bench") / f"{suite}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {path}")
     return result

@@ -74,7 +74,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
 
-    results = run_benchmarks(args.suite, n_events=args.n, quick=args.quick)
+    results = run_benchmarks(args.suite, n_events=args.n, quick=args.quick, out=args.out)
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--n", type=_positive_int, default=100_000, help="simulation suite: events to simulate (default 100000)")
     bench.add_argument("--quick", action="store_true", help="small sizes, to check that the benchmark runs")
     bench.add_argument("--json", action="store_true", help="also print the results as JSON")
+    bench.add_argument("--out", default=None, help="where to write the JSON (default data/bench/<suite>.json; quick: data/cache/bench/)")
     bench.set_defaults(run=_cmd_bench)
     return parser
 

@@ -326,11 +326,76 @@ def fourier_series(x: torch.Tensor, constant: torch.Tensor, cos_coeffs: torch.Te
     return out.transpose(0, 1).reshape(*x.shape[:-1], constant.shape[-1])
 
 
-def head_expectations(heads: torch.Tensor, theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, encoding: str) -> torch.Tensor:
+# --------------------------------------------------------------------------------------
+# For many qubits per head the Fourier series grows as 3^d and the quadratic form only as
+# 4^d·(2 + d)/2^d: from d_h = 5 on, evaluating r(x)ᵀ A_k r(x) directly is cheaper. Both
+# loaders give ψ(x) = (global phase) · P · r(x) with a real product vector r(x) and fixed
+# phases P, so A_k = Re(P† M_k P) is a real symmetric matrix.
+
+
+def loader_amplitudes(x: torch.Tensor, encoding: str) -> torch.Tensor:
+    """The real vector r(x) (..., 2^d) of the data loader's state, phases taken out."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
+    d = x.shape[-1]
+    if encoding == "hadamard":  # e^{−iΣx/2}|+⟩^{⊗d}: no dependence on x at all
+        # 0·x keeps x in the autograd graph, so its gradient is an exact zero, not an error.
+        return (0 * x[..., :1] + 2 ** (-d / 2)).expand(*x.shape[:-1], 2**d)
+    qubits = torch.stack([torch.cos(x / 2), torch.sin(x / 2)], dim=-1)  # (..., d, 2)
+    r = qubits[..., 0, :]
+    for q in range(1, d):
+        r = (r[..., :, None] * qubits[..., q, None, :]).flatten(-2, -1)
+    return r
+
+
+def loader_phases(n_qubits: int, encoding: str, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+    """The fixed phases P (2^d,): (−i)^{popcount b} for ``angle``, 1 for ``hadamard``."""
+    if encoding == "hadamard":
+        return torch.ones(2**n_qubits, dtype=dtype)
+    popcount = torch.tensor([bin(b).count("1") for b in range(2**n_qubits)])
+    return torch.tensor([1, -1j, -1, 1j], dtype=dtype)[popcount % 4]
+
+
+def real_observables(matrices: torch.Tensor, encoding: str) -> torch.Tensor:
+    """A_k = Re(P† M_k P) for Hermitian M_k (..., K, D, D): real symmetric (..., K, D, D)."""
+    n_qubits = int(math.log2(matrices.shape[-1]))
+    phases = loader_phases(n_qubits, encoding, matrices.dtype).to(matrices.device)
+    return (phases.conj()[:, None] * matrices * phases[None, :]).real
+
+
+def quadratic_forms(r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """rᵀ A_k r for r (N, H, D) and A (H, K, D, D): (N, H, K), one batched matmul per head."""
+    n, heads, dim = r.shape
+    k = a.shape[1]
+    by_head = r.transpose(0, 1)  # (H, N, D)
+    ar = torch.bmm(by_head, a.permute(0, 2, 1, 3).reshape(heads, dim, k * dim))  # (H, N, K·D)
+    return (ar.view(heads, n, k, dim) * by_head[:, :, None, :]).sum(-1).permute(1, 0, 2)
+
+
+def fourier_is_cheaper(n_qubits: int, encoding: str) -> bool:
+    """Fewer numbers per token and head with the Fourier series than with the quadratic form."""
+    n_features = 2 * len(loader_frequencies(n_qubits, encoding))
+    return n_features <= 2**n_qubits * (2 + n_qubits)
+
+
+def head_expectations(
+    heads: torch.Tensor, theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, encoding: str, method: str = "auto"
+) -> torch.Tensor:
     """⟨Z₀⟩ of the query and key circuits and ⟨Z_j⟩ of the value circuit, for every token and head.
 
     ``heads`` (..., H, d) holds each head's slice of each token; ``theta_*`` are (H, ·).
-    Returns (..., H, 2 + d): Q, K, then the d values.
+    Returns (..., H, 2 + d): Q, K, then the d values. ``method``: "fourier", "quadratic"
+    or "auto" (the Fourier series up to d_h = 4, the quadratic form beyond) — the same
+    numbers either way.
     """
-    coefficients = circuit_fourier_coefficients(theta_q, theta_k, theta_v, heads.shape[-1], encoding)
-    return fourier_series(heads, *coefficients, encoding)
+    d = heads.shape[-1]
+    if method not in ("auto", "fourier", "quadratic"):
+        raise ValueError(f"unknown method {method!r}; valid: auto, fourier, quadratic")
+    if method == "fourier" or (method == "auto" and fourier_is_cheaper(d, encoding)):
+        coefficients = circuit_fourier_coefficients(theta_q, theta_k, theta_v, d, encoding)
+        return fourier_series(heads, *coefficients, encoding)
+    query_key = observables(query_key_unitary(torch.cat([theta_q, theta_k]), d), [0])  # (2H, 1, D, D)
+    matrices = torch.cat([*query_key.chunk(2), observables(value_unitary(theta_v, d), list(range(d)))], dim=1)
+    r = loader_amplitudes(heads, encoding)
+    flat = r.reshape(-1, *r.shape[-2:])
+    return quadratic_forms(flat, real_observables(matrices, encoding)).reshape(*heads.shape[:-1], 2 + d)

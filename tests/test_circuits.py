@@ -162,3 +162,26 @@ def test_device_choice_can_be_forced(monkeypatch):
     assert circuits.choose_device("lightning.qubit").reason == "requested by argument"
     with pytest.raises(RuntimeError, match="device 'no.such.device' requested by argument cannot be used"):
         circuits.choose_device("no.such.device")
+
+
+@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
+@pytest.mark.parametrize("d", [2, 3, 4, 5])
+def test_fourier_series_and_quadratic_form_agree(encoding, d):
+    g = torch.Generator().manual_seed(d)
+    heads = (torch.rand(3, 7, 2, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
+    thetas = [(torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (3 * d + 1, 3 * d + 1, 3 * d)]
+    weights = torch.linspace(0.5, 1.5, 2 + d, dtype=torch.float64)
+    outputs = []
+    for method in ("fourier", "quadratic"):
+        out = fused.head_expectations(heads, *thetas, encoding, method=method)
+        outputs.append([out, *torch.autograd.grad((out * weights).sum(), [heads, *thetas])])
+    for a, b in zip(*outputs):
+        assert torch.allclose(a, b, atol=1e-12, rtol=0)
+
+
+def test_loader_spectrum():
+    assert fused.loader_frequencies(4, "angle").shape == (40, 4)  # (3⁴ − 1)/2
+    assert fused.loader_frequencies(4, "hadamard").shape == (0, 4)  # blind: a constant
+    assert fused.fourier_is_cheaper(4, "angle") and not fused.fourier_is_cheaper(5, "angle")
+    with pytest.raises(ValueError, match="unknown method"):
+        fused.head_expectations(torch.zeros(1, 1, 4), torch.zeros(1, 13), torch.zeros(1, 13), torch.zeros(1, 12), "angle", method="fast")

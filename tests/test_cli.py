@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 
@@ -66,19 +68,27 @@ def test_info_on_a_bad_path_names_it(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_simulation_bench_runs_on_a_small_sample():
-    result = run("bench", "--suite", "simulation", "--n", "2000")
+def test_simulation_bench_runs_on_a_small_sample(tmp_path):
+    result = run("bench", "--suite", "simulation", "--n", "2000", "--out", str(tmp_path / "sim.json"))
     assert result.returncode == 0, result.stderr
     assert "events/s" in result.stdout and "x the 60 s target" in result.stdout
+    assert json.loads((tmp_path / "sim.json").read_text())["events"] == 2000
 
 
-def test_training_bench_runs_in_quick_mode():
-    result = run("bench", "--quick")
+def test_training_bench_runs_in_quick_mode(tmp_path):
+    result = run("bench", "--quick", "--out", str(tmp_path / "bench.json"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("classical ") and line.rstrip().endswith("1.00") for line in lines)
     assert any(line.startswith("fused ") and "hybrid-angle-cmx-pe" in line for line in lines)
     assert any(line.startswith("default.qubit ") and "extrapolated" in line for line in lines)
+    written = json.loads((tmp_path / "bench.json").read_text())
+    required = {"backend", "variant", "batch_size", "d_h", "events_per_s", "ratio_to_classical", "extrapolated"}
+    assert all(required <= set(r) for r in written["results"])
+    assert {r["d_h"] for r in written["results"]} == {2, 4}
+    assert {"cpus", "device"} <= set(written["machine"]) and "torch" in written["versions"]
+    classical = [r for r in written["results"] if r["backend"] == "classical"]
+    assert all(r["ratio_to_classical"] == 1.0 for r in classical)
 
 
 def test_params_table_shows_the_paper_counts():

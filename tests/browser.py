@@ -1,0 +1,164 @@
+"""Helpers for the browser tests: a local web server and a page checker on headless Chromium.
+
+Debian's ``chromium`` is driven through Playwright with ``executable_path``: no browser is
+ever downloaded. Everything is served from 127.0.0.1; a request anywhere else is a failure
+(the book must work offline).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root in a container
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def find_chromium() -> str | None:
+    """The system Chromium, or None."""
+    explicit = os.environ.get("QVIT_CHROMIUM")
+    if explicit:
+        return explicit
+    for name in CHROMIUM_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 in a thread; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class PageReport:
+    """What went wrong on one page, and what it holds."""
+
+    url: str
+    js_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    images: int = 0
+    math_elements: int = 0
+    math_rendered: int = 0
+    sliders: int = 0
+    widget_errors: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        out = [f"JavaScript error: {e}" for e in self.js_errors]
+        out += [f"failed request: {r}" for r in self.failed_requests]
+        out += [f"request leaves the machine: {r}" for r in self.external_requests]
+        out += [f"image does not load: {i}" for i in self.broken_images]
+        if self.math_elements and self.math_rendered < self.math_elements:
+            out.append(f"math not rendered: {self.math_rendered} of {self.math_elements} formulas")
+        if self.widget_errors:
+            out.append(f"{self.widget_errors} widget(s) failed to render")
+        return out
+
+
+_INSPECT = """() => {
+  const images = [...document.images];
+  const math = document.querySelectorAll('div.math, span.math');
+  return {
+    images: images.length,
+    broken: images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src')),
+    math: math.length,
+    rendered: [...math].filter(m => m.querySelector('mjx-container')).length,
+    sliders: document.querySelectorAll('.widget-slider').length,
+    widgetErrors: document.querySelectorAll('.jupyter-widgets-error-widget, .widget-error').length,
+  };
+}"""
+
+
+def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
+    """Load ``url`` in ``page`` and report JS errors, failed or external requests, images, math, widgets."""
+    report = PageReport(url)
+    origin = urlparse(url).netloc
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            report.js_errors.append(message.text)
+
+    def route(route) -> None:  # nothing leaves the machine: record and refuse
+        parsed = urlparse(route.request.url)
+        if parsed.scheme in ("http", "https", "ws", "wss") and parsed.netloc != origin:
+            report.external_requests.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def on_response(response) -> None:
+        if response.status >= 400:
+            report.failed_requests.append(f"{response.status} {response.url}")
+
+    def on_failed(request) -> None:
+        if urlparse(request.url).netloc == origin:  # external ones are refused on purpose
+            report.failed_requests.append(f"{request.failure} {request.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: report.js_errors.append(str(error)))
+    page.route("**/*", route)
+    page.on("response", on_response)
+    page.on("requestfailed", on_failed)
+    try:
+        page.goto(url, wait_until="load")
+        # MathJax typesets after load; wait until it says it is done (or is absent).
+        page.wait_for_function("() => !window.MathJax || !window.MathJax.startup || window.MathJax.startup.promise.then(() => true)", timeout=30_000)
+        page.evaluate("() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
+        page.wait_for_load_state("networkidle")
+        found = page.evaluate(_INSPECT)
+        if found["sliders"] == 0 and page.query_selector("script[type='application/vnd.jupyter.widget-view+json']"):
+            # widgets render asynchronously after the manager loads
+            page.wait_for_selector(".widget-slider", timeout=30_000)
+            found = page.evaluate(_INSPECT)
+        report.images, report.broken_images = found["images"], found["broken"]
+        report.math_elements, report.math_rendered = found["math"], found["rendered"]
+        report.sliders, report.widget_errors = found["sliders"], found["widgetErrors"]
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        page.unroute("**/*")
+        for event, handler in (("console", on_console), ("response", on_response), ("requestfailed", on_failed)):
+            page.remove_listener(event, handler)
+    return report
