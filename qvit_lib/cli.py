@@ -82,17 +82,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .experiments import check_variant, get_protocol, result_paths, run_variant
-    from .training import TrainingDiverged
+    from .training import TrainingDiverged, distributed_rank, init_distributed_from_env
 
     try:
         check_variant(args.variant)
         get_protocol(args.protocol)
     except ValueError as err:
         raise SystemExit(f"train: {err}") from None
+    init_distributed_from_env()  # under torchrun: data-parallel over the processes
     try:
         record = run_variant(args.variant, args.protocol, seed=args.seed, resume=args.resume)
     except TrainingDiverged as err:
         raise SystemExit(f"train: {err}") from None
+    if distributed_rank()[0] != 0:
+        return 0
     test = record["test"]
     print(f"{args.variant} ({args.protocol}, seed {args.seed}): best epoch {record['best_epoch']}, "
           f"test accuracy {test['accuracy']:.4f}, BCE {test['bce']:.4f}, AUC {test['auc']:.4f}, {record['wall_seconds']:.0f} s")

@@ -165,21 +165,28 @@ def run_variant(
     """Train one variant under a protocol, evaluate on the test split, write its results.
 
     ``resume`` continues from the run's checkpoint if there is one. ``data`` lets a sweep
-    load the events once for many variants. Returns the record written to JSON.
+    load the events once for many variants. Inside a torch.distributed group (``torchrun``)
+    the training is data-parallel and rank 0 writes. Returns the record written to JSON.
     """
     import torch
 
     from .models import build_model, count_parameters
-    from .training import predict_logits, evaluate, train
+    from .training import distributed_rank, evaluate, predict_logits, train
 
     check_variant(variant)
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rank, world = distributed_rank()
+    if device is None:
+        device = f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
     sets, description = data if data is not None else load_protocol_data(protocol, device)
     json_path, weights_path = result_paths(protocol.name, variant, seed, results_dir)
     checkpoint = (checkpoint_dir or CHECKPOINT_DIR) / protocol.name / f"{run_name(variant, seed)}.ckpt"
-    if not resume and checkpoint.exists():
+    if not resume and checkpoint.exists() and rank == 0:
         checkpoint.unlink()
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
     resumed = checkpoint.exists()
 
     model = build_model(variant, seed=seed).to(device)
@@ -204,10 +211,12 @@ def run_variant(
         "roc": roc_curve(logits, sets["test"][1].cpu().numpy()),
         "wall_seconds": round(wall, 1),
         "resumed_from_checkpoint": resumed,
-        "machine": {"device": device, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},
+        "machine": {"device": device, "processes": world, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},
         "versions": _versions(),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if rank != 0:  # data-parallel: one process writes
+        return record
     json_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)
     tmp = json_path.with_name(json_path.name + ".tmp")

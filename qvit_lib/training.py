@@ -8,6 +8,7 @@ the same seed gives the same result on a CPU.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from collections.abc import Callable
@@ -103,6 +104,32 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict:
     return state
 
 
+def distributed_rank() -> tuple[int, int]:
+    """(rank, world size) of this process in an initialised torch.distributed group, else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed_from_env() -> bool:
+    """Join the process group that ``torchrun`` describes in the environment (if any).
+
+    NCCL on GPUs, gloo on CPUs. Returns True when training runs data-parallel.
+    """
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
+        return False
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend)
+    return True
+
+
 def train(
     model: nn.Module,
     train_set: tuple[torch.Tensor, torch.Tensor],
@@ -128,6 +155,11 @@ def train(
     continues from it and ends with exactly the numbers of an uninterrupted run. A NaN or
     infinite loss raises :class:`TrainingDiverged` and leaves the last good checkpoint alone.
     ``on_epoch_end`` is called with each epoch's record (for live plots).
+
+    Inside an initialised ``torch.distributed`` group (e.g. under ``torchrun``) the run is
+    data-parallel: each process computes every ``world``-th event of each batch of
+    ``batch_size``, gradients are averaged (DistributedDataParallel), and the optimisation is
+    the single-process one up to rounding. Only rank 0 writes the checkpoint.
     """
     from tqdm.auto import tqdm
 
@@ -138,6 +170,14 @@ def train(
     if resume and checkpoint is None:
         raise ValueError("resume=True needs a checkpoint path")
     tokens, labels = train_set
+    rank, world = distributed_rank()
+    network = model
+    if world > 1:
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = next(model.parameters()).device
+        network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     result = TrainResult()
@@ -155,7 +195,7 @@ def train(
     # a flood of them can overflow the kernel's output queue (nbval then loses the cell's end).
     bar = tqdm(
         total=epochs * n_batches, initial=first_epoch * n_batches, desc="training", unit="batch",
-        mininterval=1.0, disable=not _progress_enabled(progress),
+        mininterval=1.0, disable=not _progress_enabled(progress) or rank != 0,
     )
     for epoch in range(first_epoch, epochs):
         model.train()
@@ -164,17 +204,26 @@ def train(
         loss_sum, correct = 0.0, 0.0
         for i in range(0, len(tokens), batch_size):
             batch = order[i : i + batch_size]
-            logits = model(tokens[batch])
-            loss = F.binary_cross_entropy_with_logits(logits, labels[batch])
-            if not torch.isfinite(loss):
+            mine = batch[rank::world]  # this process's share of the batch
+            logits = network(tokens[mine])
+            if world == 1:
+                loss = F.binary_cross_entropy_with_logits(logits, labels[mine])
+                batch_loss, batch_correct = loss.item(), float(((logits.detach() > 0).float() == labels[mine]).sum())
+            else:
+                # My share's sum, scaled so that averaging over processes gives the batch mean.
+                loss = F.binary_cross_entropy_with_logits(logits, labels[mine], reduction="sum") * (world / len(batch))
+                stats = torch.stack([loss.detach() / world, ((logits.detach() > 0).float() == labels[mine]).sum().float()])
+                dist.all_reduce(stats)
+                batch_loss, batch_correct = stats[0].item(), stats[1].item()
+            if not math.isfinite(batch_loss):
                 bar.close()
                 kept = f"the last good checkpoint (epoch {epoch}) is kept in {path}" if path is not None and epoch > 0 else "no checkpoint was written"
-                raise TrainingDiverged(f"loss is {loss.item()} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. Try a smaller learning rate (lr={lr}).")
+                raise TrainingDiverged(f"loss is {batch_loss} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. Try a smaller learning rate (lr={lr}).")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            loss_sum += loss.item() * len(batch)
-            correct += float(((logits.detach() > 0).float() == labels[batch]).sum())
+            loss_sum += batch_loss * len(batch)
+            correct += batch_correct
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / (i + len(batch)):.4f}", acc=f"{correct / (i + len(batch)):.3f}", refresh=False)
             bar.update()
         validation = evaluate(model, *val_set)
@@ -192,7 +241,7 @@ def train(
             best_accuracy = validation["accuracy"]
             result.best_epoch = epoch + 1
             result.best_state = copy.deepcopy(model.state_dict())
-        if path is not None:
+        if path is not None and rank == 0:
             _save_atomically(
                 {
                     "epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
@@ -201,6 +250,8 @@ def train(
                 },
                 path,
             )
+        if world > 1:
+            dist.barrier()
         if on_epoch_end is not None:
             on_epoch_end(record)
     bar.close()
