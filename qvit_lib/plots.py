@@ -284,3 +284,59 @@ def roc_curves(results: Mapping[str, Mapping[str, object]], names: Sequence[str]
     ax.set_ylabel("electrons accepted (true-positive rate)")
     ax.legend(fontsize=8, loc="lower right")
     return ax
+
+
+_BENCH_SERIES = {  # label: (backend, variant, colour)
+    "classical-cmx-pe": ("classical", "classical-cmx-pe", "tab:grey"),
+    "hybrid-cmx-pe, fused": ("fused", "hybrid-cmx-pe", "tab:orange"),
+    "hybrid-angle-cmx-pe, fused": ("fused", "hybrid-angle-cmx-pe", "tab:purple"),
+}
+
+
+def bench_backends(records: Sequence[Mapping[str, object]], ax: plt.Axes | None = None) -> plt.Axes:
+    """Training-step time per backend at batch 512 and d_h = 4, log scale; extrapolated bars hatched."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 3.6), constrained_layout=True)
+    chosen = [r for r in records if r["batch_size"] == 512 and r["d_h"] == 4]
+    labels = [f"{r['backend']}\n{r['variant'].replace('-cmx-pe', '')}" for r in chosen]
+    bars = ax.bar(range(len(chosen)), [r["step_seconds"] for r in chosen], color=["tab:grey" if r["backend"] == "classical" else "tab:purple" for r in chosen])
+    for bar, r in zip(bars, chosen):
+        if r["extrapolated"]:
+            bar.set_hatch("//")
+            bar.set_facecolor("white")
+            bar.set_edgecolor("tab:purple")
+        ax.annotate(f"{r['ratio_to_classical']:.3g}×", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(chosen)), labels, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("time per training step [s]\n(batch 512, log scale)")
+    return ax
+
+
+def bench_batch_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | None = None) -> plt.Axes:
+    """Events per second against batch size for the classical model and the fused hybrids (log–log)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+    for label, (backend, variant, colour) in _BENCH_SERIES.items():
+        rows = sorted((r for r in records if r["d_h"] == 4 and r["backend"] == backend and r["variant"] == variant), key=lambda r: r["batch_size"])
+        ax.plot([r["batch_size"] for r in rows], [r["events_per_s"] for r in rows], "-o", color=colour, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size [events]")
+    ax.set_ylabel("training throughput [events/s]")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def bench_head_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | None = None) -> plt.Axes:
+    """Fused hybrid-angle step time relative to classical against qubits per head d_h (batch 512)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+    rows = sorted((r for r in records if r["batch_size"] == 512 and r["backend"] == "fused" and r["variant"] == "hybrid-angle-cmx-pe"), key=lambda r: r["d_h"])
+    ax.plot([r["d_h"] for r in rows], [r["ratio_to_classical"] for r in rows], "-o", color="tab:purple", label="fused hybrid-angle-cmx-pe")
+    ax.axhline(1.0, color="tab:grey", lw=0.8, ls="--", label="classical")
+    ax.set_yscale("log")
+    ax.set_xticks([r["d_h"] for r in rows], [f"{r['d_h']}\n(n_h = {r['n_h']})" for r in rows])
+    ax.set_xlabel("qubits per head d_h (d_t = n_h · d_h = 16)")
+    ax.set_ylabel("step time ÷ classical step time")
+    ax.legend(fontsize=8)
+    return ax

@@ -106,6 +106,8 @@ _INSPECT = """() => {
     rendered: [...math].filter(m => m.querySelector('mjx-container')).length,
     sliders: document.querySelectorAll('.widget-slider').length,
     widgetErrors: document.querySelectorAll('.jupyter-widgets-error-widget, .widget-error').length,
+    views: document.querySelectorAll("script[type='application/vnd.jupyter.widget-view+json']").length,
+    rendered_views: document.querySelectorAll('.widget-subarea').length,
   };
 }"""
 
@@ -146,14 +148,18 @@ def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
         page.wait_for_function("() => !window.MathJax || !window.MathJax.startup || window.MathJax.startup.promise.then(() => true)", timeout=30_000)
         page.evaluate("() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
         page.wait_for_load_state("networkidle")
+        # Widgets render after the page loads: the manager puts one .widget-subarea per view.
+        views = "document.querySelectorAll(\"script[type='application/vnd.jupyter.widget-view+json']\").length"
+        try:
+            page.wait_for_function(f"() => document.querySelectorAll('.widget-subarea').length >= {views}", timeout=30_000)
+        except Exception:  # reported below as widgets that did not render
+            pass
         found = page.evaluate(_INSPECT)
-        if found["sliders"] == 0 and page.query_selector("script[type='application/vnd.jupyter.widget-view+json']"):
-            # widgets render asynchronously after the manager loads
-            page.wait_for_selector(".widget-slider", timeout=30_000)
-            found = page.evaluate(_INSPECT)
+        report.widget_errors += max(0, found["views"] - found["rendered_views"])
         report.images, report.broken_images = found["images"], found["broken"]
         report.math_elements, report.math_rendered = found["math"], found["rendered"]
-        report.sliders, report.widget_errors = found["sliders"], found["widgetErrors"]
+        report.sliders = found["sliders"]
+        report.widget_errors += found["widgetErrors"]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)

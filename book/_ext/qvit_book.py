@@ -18,7 +18,7 @@ from sphinx.application import Sphinx
 def _deduplicate_scripts(context: dict[str, Any]) -> None:
     seen, unique = set(), []
     for script in context.get("script_files", []):
-        key = (str(script), tuple(sorted(getattr(script, "attributes", {}).items())))
+        key = (getattr(script, "filename", str(script)), tuple(sorted(getattr(script, "attributes", {}).items())))  # not the priority
         if key not in seen:
             seen.add(key)
             unique.append(script)
