@@ -10,19 +10,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sphinx.application import Sphinx
 
 
-def _deduplicate_scripts(context: dict[str, Any]) -> None:
-    seen, unique = set(), []
-    for script in context.get("script_files", []):
-        key = (getattr(script, "filename", str(script)), tuple(sorted(getattr(script, "attributes", {}).items())))  # not the priority
-        if key not in seen:
-            seen.add(key)
-            unique.append(script)
-    context["script_files"] = unique
+def remove_duplicate_scripts(html: str) -> str:
+    """Drop every ``<script>`` line of the page head that repeats an earlier one exactly."""
+    head_end = html.find("</head>")
+    if head_end < 0:
+        return html
+    seen: set[str] = set()
+    kept = []
+    for line in html[:head_end].splitlines(keepends=True):
+        tag = line.strip()
+        if tag.startswith("<script") and tag.endswith("</script>"):
+            if tag in seen:
+                continue
+            seen.add(tag)
+        kept.append(line)
+    return "".join(kept) + html[head_end:]
+
+
+def _deduplicate_scripts_in_output(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        cleaned = remove_duplicate_scripts(text)
+        if cleaned != text:
+            page.write_text(cleaned, encoding="utf-8")
 
 
 def _add_jupyterlab_button(app: Sphinx, pagename: str, context: dict[str, Any]) -> None:
@@ -43,7 +61,6 @@ def _add_jupyterlab_button(app: Sphinx, pagename: str, context: dict[str, Any]) 
 
 
 def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
-    _deduplicate_scripts(context)
     _add_jupyterlab_button(app, pagename, context)
 
 
@@ -51,4 +68,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("qvit_jupyterlab_url", "http://localhost:8888/lab/tree/", "html")
     # After sphinx-book-theme has built its header buttons (priority 501), before rendering.
     app.connect("html-page-context", _on_page_context, priority=900)
+    # The duplicate scripts are added by extensions after the page context is final, so they
+    # are removed from the written pages.
+    app.connect("build-finished", _deduplicate_scripts_in_output)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
