@@ -93,8 +93,6 @@ def data_location(protocol: Protocol) -> Path:
 
 def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[str, tuple], dict[str, object]]:
     """Train, validation and test tokens for a protocol, and a description of the data."""
-    import torch
-
     from .data import DataError, EcalDataset
 
     with EcalDataset(data_location(protocol)) as dataset:
@@ -107,7 +105,6 @@ def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[st
         description = dataset.describe()
     description["files"] = [_relative(f) for f in description["files"]]
     description["used_split_sizes"] = sizes
-    torch.manual_seed(0)  # nothing random should happen here; belt and braces
     return sets, description
 
 

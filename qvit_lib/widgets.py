@@ -47,8 +47,8 @@ class CircuitExplorer:
         self.encoding, self.kind, self.n_qubits = encoding, kind, n_qubits
         n_angles = circuits.query_key_parameter_count(n_qubits) if kind == "query_key" else circuits.value_parameter_count(n_qubits)
         rng = np.random.default_rng(seed)
-        self.inputs = [w.FloatSlider(value=round(float(v), 2), min=-math.pi, max=math.pi, step=0.05, description=f"x{j}", continuous_update=True) for j, v in enumerate(rng.uniform(-1, 1, n_qubits))]
-        self.angles = [w.FloatSlider(value=round(float(v), 2), min=0.0, max=2 * math.pi, step=0.05, description=f"θ{j}", continuous_update=True) for j, v in enumerate(rng.uniform(0, 2 * math.pi, n_angles))]
+        self.inputs = [w.FloatSlider(value=round(round(float(v) / 0.05) * 0.05, 2), min=-math.pi, max=math.pi, step=0.05, description=f"x{j}", continuous_update=True) for j, v in enumerate(rng.uniform(-1, 1, n_qubits))]
+        self.angles = [w.FloatSlider(value=round(round(float(v) / 0.05) * 0.05, 2), min=0.0, max=2 * math.pi, step=0.05, description=f"θ{j}", continuous_update=True) for j, v in enumerate(rng.uniform(0, 2 * math.pi, n_angles))]
         self.readout = w.HTML()
         self.probabilities = w.HTML()
         self.drawing = w.HTML()

@@ -5,7 +5,6 @@ failed requests or broken images; math and widgets render. Screenshots go to
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -82,6 +81,10 @@ def test_circuit_explorer_widgets_render_with_sliders(page, site):
     assert report.sliders == 2 * (4 + 13), report
     readouts = page.locator("table.qvit-expvals")
     assert readouts.count() == 2 and "⟨Z" in readouts.first.inner_text()
+    explorer = page.locator(".widget-vbox", has_text="angle data loader").first
+    explorer.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    explorer.screenshot(path=str(SCREENSHOTS / "circuit_explorer_widget.png"))
 
 
 def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(page, tmp_path):
