@@ -73,6 +73,9 @@ def test_page_renders_offline_without_errors(page, site, path):
         assert report.math_elements > 0 and report.math_rendered == report.math_elements
     if path.startswith("book/0"):
         assert report.images > 0, f"{path}: a chapter without a single figure"
+        notebook = path.removeprefix("book/").replace(".html", ".ipynb")
+        launch = page.locator(f"a[href$='lab/tree/book/{notebook}']")
+        assert launch.count() >= 1, f"{path}: no button that opens the chapter in JupyterLab"
 
 
 def test_circuit_explorer_widgets_render_with_sliders(page, site):
