@@ -82,6 +82,7 @@ class PageReport:
     math_rendered: int = 0
     sliders: int = 0
     widget_errors: int = 0
+    raw_tables: int = 0
 
     @property
     def problems(self) -> list[str]:
@@ -91,6 +92,8 @@ class PageReport:
         out += [f"image does not load: {i}" for i in self.broken_images]
         if self.math_elements and self.math_rendered < self.math_elements:
             out.append(f"math not rendered: {self.math_rendered} of {self.math_elements} formulas")
+        if self.raw_tables:
+            out.append(f"{self.raw_tables} Markdown table(s) shown as plain text")
         if self.widget_errors:
             out.append(f"{self.widget_errors} widget(s) failed to render")
         return out
@@ -106,6 +109,7 @@ _INSPECT = """() => {
     rendered: [...math].filter(m => m.querySelector('mjx-container')).length,
     sliders: document.querySelectorAll('.widget-slider').length,
     widgetErrors: document.querySelectorAll('.jupyter-widgets-error-widget, .widget-error').length,
+    rawTables: [...document.querySelectorAll('p')].filter(p => p.innerText.trim().startsWith('|') && (p.innerText.includes('|---') || p.innerText.includes('|—'))).length,
     views: document.querySelectorAll("script[type='application/vnd.jupyter.widget-view+json']").length,
     rendered_views: document.querySelectorAll('.widget-subarea').length,
   };
@@ -159,6 +163,7 @@ def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
         report.images, report.broken_images = found["images"], found["broken"]
         report.math_elements, report.math_rendered = found["math"], found["rendered"]
         report.sliders = found["sliders"]
+        report.raw_tables = found["rawTables"]
         report.widget_errors += found["widgetErrors"]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)

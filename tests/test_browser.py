@@ -94,7 +94,8 @@ def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(pag
     (tmp_path / "planted.html").write_text(
         "<!doctype html><html><head><link rel='icon' href='data:,'>"
         "<script src='https://cdn.example.org/library.js'></script></head><body><p>planted</p>"
-        "<img src='missing.png' alt='missing'><script>throw new Error('planted failure')</script></body></html>"
+        "<img src='missing.png' alt='missing'><p>| a | b |\n|---|---|\n| 1 | 2 |</p>"
+        "<script>throw new Error('planted failure')</script></body></html>"
     )
     with serve(tmp_path) as url:
         report = check_page(page, f"{url}/planted.html")
@@ -103,6 +104,7 @@ def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(pag
     assert "image does not load: missing.png" in problems
     assert "404" in problems and "missing.png" in problems
     assert "request leaves the machine: https://cdn.example.org/library.js" in problems
+    assert "1 Markdown table(s) shown as plain text" in problems
 
 
 def test_a_clean_page_passes_the_checker(page, tmp_path):
