@@ -129,16 +129,14 @@ def bench_training(
     for name in devices if devices is not None else PREFERENCE:
         if _usable(name)[0]:
             plan.append((name, "hybrid-angle-cmx-pe", 512, 4, device_batch))
-    seconds: dict[tuple[str, str, int, int], float] = {}
-    for backend, variant, batch, d_h, measured in tqdm(plan, desc="benchmark", unit="run", disable=not progress):
-        hyper = {"n_heads": 16 // d_h}
-        step = _step_seconds(variant, measured, steps if measured == batch else 1, backend if backend != "classical" else "fused", device, **hyper)
-        seconds[(backend, variant, batch, d_h)] = step * batch / measured
     records = []
-    for (backend, variant, batch, d_h), value in seconds.items():
-        classical = seconds[("classical", "classical-cmx-pe", batch, d_h)]
-        measured = next(m for b, v, bb, dd, m in plan if (b, v, bb, dd) == (backend, variant, batch, d_h))
-        records.append(_record(backend, variant, batch, d_h, value, classical, measured, device))
+    classical: dict[tuple[int, int], float] = {}  # (batch, d_h) → classical step time; classical runs come first
+    for backend, variant, batch, d_h, measured in tqdm(plan, desc="benchmark", unit="run", disable=not progress):
+        step = _step_seconds(variant, measured, steps if measured == batch else 1, "fused" if backend == "classical" else backend, device, n_heads=16 // d_h)
+        seconds = step * batch / measured
+        if backend == "classical":
+            classical[(batch, d_h)] = seconds
+        records.append(_record(backend, variant, batch, d_h, seconds, classical[(batch, d_h)], measured, device))
     return {
         "suite": "training",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -168,7 +168,7 @@ def run_variant(
     import torch
 
     from .models import build_model, count_parameters
-    from .training import distributed_rank, evaluate, predict_logits, train
+    from .training import distributed_rank, metrics_from_logits, predict_logits, train
 
     check_variant(variant)
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
@@ -193,8 +193,8 @@ def run_variant(
         seed=seed, progress=progress, checkpoint=checkpoint, resume=resume,
     )
     wall = time.perf_counter() - start
-    test = evaluate(model, *sets["test"])
-    logits = predict_logits(model, sets["test"][0]).cpu().numpy()
+    logits = predict_logits(model, sets["test"][0]).cpu()
+    test = metrics_from_logits(logits, sets["test"][1])
     record = {
         "variant": variant,
         "seed": seed,
@@ -205,7 +205,7 @@ def run_variant(
         "history": result.history,
         "best_epoch": result.best_epoch,
         "test": test,
-        "roc": roc_curve(logits, sets["test"][1].cpu().numpy()),
+        "roc": roc_curve(logits.numpy(), sets["test"][1].cpu().numpy()),
         "wall_seconds": round(wall, 1),
         "resumed_from_checkpoint": resumed,
         "machine": {"device": device, "processes": world, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},

@@ -195,6 +195,7 @@ def _check_encoding(encoding: str) -> None:
         raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
 
 
+@functools.lru_cache(maxsize=None)
 def _spectrum(n_qubits: int, encoding: str) -> tuple[torch.Tensor, torch.Tensor]:
     """All frequency vectors of the loader (3^d or 1, first axis) and the indices of one of each ±n pair."""
     freqs = torch.tensor(LOADER_FREQUENCIES[encoding])

@@ -52,8 +52,12 @@ def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 409
 
 def evaluate(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     """Accuracy (threshold 0.5), BCE and ROC AUC of a model on a labelled set."""
-    logits = predict_logits(model, tokens).cpu()
-    labels = labels.cpu()
+    return metrics_from_logits(predict_logits(model, tokens), labels)
+
+
+def metrics_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Accuracy (threshold 0.5), BCE and ROC AUC of given logits."""
+    logits, labels = logits.cpu(), labels.cpu()
     return {
         "accuracy": float(((logits > 0).float() == labels).float().mean()),
         "bce": float(F.binary_cross_entropy_with_logits(logits, labels)),
@@ -98,7 +102,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict:
         raise FileNotFoundError(f"{path}: no checkpoint to resume from") from None
     except Exception as err:  # truncated or not a torch file
         raise ValueError(f"{path}: not a readable training checkpoint ({type(err).__name__}: {err})") from None
-    missing = {"epoch", "model", "optimiser", "generator", "history", "best_epoch", "best_state", "best_accuracy"} - set(state)
+    missing = {"epoch", "model", "optimiser", "generator", "history", "best_epoch", "best_state"} - set(state)
     if missing:
         raise ValueError(f"{path}: not a training checkpoint of qvit_lib (missing {', '.join(sorted(missing))})")
     return state
@@ -189,7 +193,7 @@ def train(
         optimiser.load_state_dict(state["optimiser"])
         generator.set_state(state["generator"])
         result.history, result.best_epoch, result.best_state = state["history"], state["best_epoch"], state["best_state"]
-        best_accuracy, first_epoch = state["best_accuracy"], state["epoch"]
+        best_accuracy, first_epoch = result.history[result.best_epoch - 1]["val_accuracy"], state["epoch"]
     n_batches = -(-len(tokens) // batch_size)
     # At most one refresh a second: a notebook bar sends kernel messages on every refresh, and
     # a flood of them can overflow the kernel's output queue (nbval then loses the cell's end).
@@ -246,7 +250,7 @@ def train(
                 {
                     "epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                     "generator": generator.get_state(), "history": result.history, "best_epoch": result.best_epoch,
-                    "best_state": result.best_state, "best_accuracy": best_accuracy,
+                    "best_state": result.best_state,
                 },
                 path,
             )
