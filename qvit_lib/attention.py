@@ -151,17 +151,21 @@ class HybridMultiHeadAttention(nn.Module):
         self.theta_v = angles(value_parameter_count(self.d_head))
         self._qnodes: dict[str, object] = {}
 
-    def circuit_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Q (..., n, n_h), K (..., n, n_h) and V (..., n, n_h, d_h) for tokens x (..., n, d_t)."""
+    def circuit_outputs(self, x: torch.Tensor, coefficients: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q (..., n, n_h), K (..., n, n_h) and V (..., n, n_h, d_h) for tokens x (..., n, d_t).
+
+        ``coefficients``: this layer's Fourier coefficients if the model built them for all
+        layers at once (:func:`shared_circuit_coefficients`); fused backend only.
+        """
         heads = x.unflatten(-1, (self.n_heads, self.d_head))
         if self.backend == "fused":
-            return self._fused(heads)
+            return self._fused(heads, coefficients)
         return self._on_device(heads)
 
-    def _fused(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _fused(self, heads: torch.Tensor, coefficients: tuple | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from .fused import head_expectations
 
-        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.encoding)
+        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.encoding, coefficients=coefficients)
         return values[..., 0], values[..., 1], values[..., 2:]
 
     def _on_device(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -183,9 +187,10 @@ class HybridMultiHeadAttention(nn.Module):
             torch.stack(v, -2).reshape(heads.shape).to(heads.dtype),
         )
 
-    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        q, k, v = self.circuit_outputs(x)
-        q, k, v = q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-3, -2)  # heads first
+    def forward(self, x: torch.Tensor, need_weights: bool = False, coefficients: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q, k, v = self.circuit_outputs(x, coefficients)
+        # Heads first; V contiguous in its last axis, or PyTorch falls back from its fused kernel.
+        q, k, v = q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-3, -2).contiguous()
         # softmax_j(−(Q_i − K_j)²/√d_h) = softmax_j((2 Q_i K_j − K_j²)/√d_h): the −Q_i² term is the
         # same for every j and cancels. So the scores are a dot product of (2Q_i, 1) with
         # (K_j, −K_j²), and the fused attention kernel of the classical model applies.
@@ -195,3 +200,21 @@ class HybridMultiHeadAttention(nn.Module):
         key = torch.stack([k, -(k**2), *zeros], dim=-1)
         out, weights = fast_attention(query, key, v, 1 / math.sqrt(self.d_head), need_weights)
         return out.transpose(-3, -2).flatten(-2), weights
+
+
+def shared_circuit_coefficients(attentions: list[nn.Module]) -> list[tuple] | None:
+    """Fourier coefficients of every layer's circuits in one batched call, or None.
+
+    Only for a stack of fused hybrid layers where the Fourier series is the method in use;
+    the numbers are those each layer would build itself, in a fifth of the small operations.
+    """
+    from .fused import fourier_is_cheaper, layered_circuit_coefficients
+
+    if not attentions or not all(isinstance(a, HybridMultiHeadAttention) and a.backend == "fused" for a in attentions):
+        return None
+    first = attentions[0]
+    if any((a.d_head, a.encoding) != (first.d_head, first.encoding) for a in attentions):
+        return None
+    if not fourier_is_cheaper(first.d_head, first.encoding):
+        return None
+    return layered_circuit_coefficients([(a.theta_q, a.theta_k, a.theta_v) for a in attentions], first.d_head, first.encoding)

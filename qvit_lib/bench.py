@@ -52,8 +52,8 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _step_seconds(variant: str, batch_size: int, steps: int, backend: str = "fused", device: str = "cpu", **hyper: int) -> float:
-    """Median time of one training step (forward, backward, Adam) at the paper's hyper-parameters."""
+def _training_step(variant: str, batch_size: int, backend: str = "fused", device: str = "cpu", **hyper: int):
+    """A closure running one training step (forward, backward, Adam) at the paper's hyper-parameters."""
     import torch
     from torch.nn import functional as F
 
@@ -65,16 +65,41 @@ def _step_seconds(variant: str, batch_size: int, steps: int, backend: str = "fus
     tokens = torch.rand(batch_size, 32, 32, generator=generator).to(device)
     labels = (torch.rand(batch_size, generator=generator) > 0.5).float().to(device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    times = []
-    for _ in range(steps + 1):  # the first step warms up
+
+    def step() -> float:
         sync()
         start = time.perf_counter()
         optimiser.zero_grad()
         F.binary_cross_entropy_with_logits(model(tokens), labels).backward()
         optimiser.step()
         sync()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+        return time.perf_counter() - start
+
+    return step
+
+
+def _side_by_side(steps: list, rounds: int) -> list[float]:
+    """Median step time of each closure, run in turns (A B C A B C …) after one warm-up each.
+
+    Taking turns exposes every model to the same machine state; on a shared or throttled
+    machine, timing one model after the other can move a ratio by tens of percent.
+    """
+    for step in steps:
+        step()
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(rounds):
+        for i, step in enumerate(steps):
+            times[i].append(step())
+    return [float(np.median(t)) for t in times]
+
+
+def compare_training_steps(variants: list[str] | tuple[str, ...], batch_size: int = 512, rounds: int = 5, device: str = "cpu") -> dict[str, float]:
+    """Median seconds per training step of each variant, measured in turns in this process."""
+    from .training import keep_freed_memory
+
+    keep_freed_memory()
+    steps = [_training_step(variant, batch_size, "fused", device) for variant in variants]
+    return dict(zip(variants, _side_by_side(steps, rounds)))
 
 
 def _record(backend: str, variant: str, batch_size: int, d_h: int, seconds: float, classical: float, measured_batch: int, device: str) -> dict[str, object]:
@@ -96,7 +121,7 @@ def _record(backend: str, variant: str, batch_size: int, d_h: int, seconds: floa
 def bench_training(
     batch_sizes: tuple[int, ...] = (64, 256, 512, 1024, 4096),
     head_sizes: tuple[int, ...] = (2, 4, 8),
-    steps: int = 3,
+    steps: int = 7,
     device_batch: int = 2,
     devices: tuple[str, ...] | None = None,
     device: str | None = None,
@@ -112,12 +137,14 @@ def bench_training(
        fused ``hybrid-angle``.
 
     ``ratio_to_classical`` is the step time divided by the classical step time at the same
-    batch size and d_h (1.5 means 1.5× slower).
+    batch size and d_h (1.5 means 1.5× slower). Models compared with each other run in
+    turns, ``steps`` rounds each, and the median is kept.
     """
     import torch
     from tqdm.auto import tqdm
 
     from .circuits import PREFERENCE, _usable
+    from .training import keep_freed_memory
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     plan: list[tuple[str, str, int, int, int]] = []  # backend, variant, batch, d_h, measured batch
@@ -129,14 +156,23 @@ def bench_training(
     for name in devices if devices is not None else PREFERENCE:
         if _usable(name)[0]:
             plan.append((name, "hybrid-angle-cmx-pe", 512, 4, device_batch))
+    keep_freed_memory()  # as train() does: large temporaries reused, not page-faulted in anew
+    groups: dict[tuple[int, int], list[tuple[str, str, int]]] = {}
+    for backend, variant, batch, d_h, measured in plan:
+        groups.setdefault((batch, d_h), []).append((backend, variant, measured))
     records = []
-    classical: dict[tuple[int, int], float] = {}  # (batch, d_h) → classical step time; classical runs come first
-    for backend, variant, batch, d_h, measured in tqdm(plan, desc="benchmark", unit="run", disable=not progress):
-        step = _step_seconds(variant, measured, steps if measured == batch else 1, "fused" if backend == "classical" else backend, device, n_heads=16 // d_h)
-        seconds = step * batch / measured
-        if backend == "classical":
-            classical[(batch, d_h)] = seconds
-        records.append(_record(backend, variant, batch, d_h, seconds, classical[(batch, d_h)], measured, device))
+    for (batch, d_h), members in tqdm(groups.items(), desc="benchmark", unit="group", disable=not progress):
+        # One group: the classical model and the hybrids it is compared with, in turns.
+        fast = [(b, v, m) for b, v, m in members if m == batch]
+        seconds = dict(zip(fast, _side_by_side([_training_step(v, m, "fused" if b == "classical" else b, device, n_heads=16 // d_h) for b, v, m in fast], steps)))
+        for member in members:
+            if member not in seconds:  # a per-circuit device: one step on a few events, scaled up
+                backend, variant, measured = member
+                seconds[member] = _side_by_side([_training_step(variant, measured, backend, device, n_heads=16 // d_h)], 1)[0] * batch / measured
+        classical = seconds[next(m for m in members if m[0] == "classical")]
+        for member in members:
+            backend, variant, measured = member
+            records.append(_record(backend, variant, batch, d_h, seconds[member], classical, measured, device))
     return {
         "suite": "training",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -284,47 +284,135 @@ def circuit_fourier_coefficients(
     return g[..., 0], 2 * g_half * torch.cos(phase), -2 * g_half * torch.sin(phase)
 
 
-class _FourierSeries(torch.autograd.Function):
-    """c + cos(x Nᵀ) A + sin(x Nᵀ) B for every head, with a hand-written backward.
+def layered_circuit_coefficients(
+    thetas: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], n_qubits: int, encoding: str
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """:func:`circuit_fourier_coefficients` for several layers at once.
 
-    x (H, T, d), N (M, d), A and B (H, M, K), c (H, K) → (H, T, K). The backward reuses the
-    saved cos and sin instead of recomputing them, and does no broadcasting reductions.
+    ``thetas`` holds each layer's (θ_Q, θ_K, θ_V). Building coefficients is many tiny tensor
+    operations whose cost is per call, not per head; stacking the heads of all layers makes
+    one round of them (and of their backward) instead of one per layer.
+    """
+    sizes = [theta_q.shape[0] for theta_q, _, _ in thetas]
+    stacked = [torch.cat(parts) for parts in zip(*thetas)]
+    coefficients = circuit_fourier_coefficients(*stacked, n_qubits, encoding)
+    return list(zip(*(part.split(sizes) for part in coefficients)))
+
+
+@functools.lru_cache(maxsize=None)
+def circuit_blocks(n_qubits: int, encoding: str) -> tuple[torch.Tensor, tuple[tuple[int, int, int, int], ...]]:
+    """Which frequencies each circuit's outputs use: an order of frequencies and two blocks.
+
+    The circuits' light cones leave many coefficients zero for every θ: with 4 qubits, Q and K
+    use 31 of the 40 frequencies and the four ⟨Z_j⟩ of V together 26, 33 in all. Found once by
+    evaluating the coefficients at random parameters in float64 (a coefficient that vanishes
+    identically stays below 1e-12; any other is nonzero almost surely). Returns the used
+    frequencies' indices into :func:`loader_frequencies`, ordered [V only, shared, Q/K only] so
+    that each block is one contiguous range, and the blocks as
+    (first output, end output, first frequency, end frequency): V's outputs 2…2+d, Q and K's 0…2.
+    """
+    m = len(loader_frequencies(n_qubits, encoding))
+    if m == 0:
+        return torch.zeros(0, dtype=torch.long), ()
+    generator = torch.Generator().manual_seed(0)
+    draw = lambda n: torch.rand(3, n, generator=generator, dtype=torch.float64) * 2 * math.pi  # noqa: E731
+    _, cos_coeffs, sin_coeffs = circuit_fourier_coefficients(draw(3 * n_qubits + 1), draw(3 * n_qubits + 1), draw(3 * n_qubits), n_qubits, encoding)
+    used = (cos_coeffs.abs() + sin_coeffs.abs()).amax(0) > 1e-12  # (K, M)
+    query_key, value = used[:2].any(0), used[2:].any(0)
+    order = torch.cat([torch.nonzero(value & ~query_key)[:, 0], torch.nonzero(value & query_key)[:, 0], torch.nonzero(query_key & ~value)[:, 0]])
+    n_value, n_used = int(value.sum()), len(order)
+    return order, ((2, 2 + n_qubits, 0, n_value), (0, 2, n_used - int(query_key.sum()), n_used))
+
+
+class _FourierSeries(torch.autograd.Function):
+    """c + A cos(N x) + B sin(N x) for every head, tokens along the last axis.
+
+    x (H, d, T), N (M, d), A and B (H, K, M), c (H, K) → (H, K, T); ``blocks`` lists
+    (first output, end output, first frequency, end frequency): each block of outputs reads
+    only its range of frequencies (coefficients outside are zero). Tokens last makes every
+    step a long contiguous row: one (M × d) product for the phases, one cos and one sin into
+    the features F = (cos N x, sin N x), and per block two batched matrix products.
+
+    The backward needs ∂f_k/∂x_j, itself a Fourier series in the same features:
+    ∂/∂x_j [a cos(n·x) + b sin(n·x)] = n_j (b cos(n·x) − a sin(n·x)). So W also holds those
+    derivative rows, and the forward's product yields each output and its Jacobian together;
+    the backward contracts the Jacobian with the incoming gradient and does one product g Fᵀ
+    per block for the coefficients.
     """
 
     @staticmethod
-    def forward(ctx, x, frequencies, cos_coeffs, sin_coeffs, constant):  # type: ignore[override]
-        if frequencies.shape[0] == 0:  # a loader without frequencies: the output ignores x
+    def forward(ctx, x, frequencies, cos_coeffs, sin_coeffs, constant, blocks):  # type: ignore[override]
+        heads, d, tokens = x.shape
+        k, m = cos_coeffs.shape[1:]
+        if m == 0:  # a loader without frequencies: the output ignores x
             ctx.blind, ctx.x_shape = True, x.shape
-            return constant[:, None, :].expand(x.shape[0], x.shape[1], -1).contiguous()
+            return constant[:, :, None].expand(heads, k, tokens).contiguous()
         ctx.blind = False
-        phase = torch.matmul(x, frequencies.T)
-        cos, sin = torch.cos(phase), torch.sin(phase)
-        ctx.save_for_backward(frequencies, cos_coeffs, sin_coeffs, cos, sin)
-        return torch.baddbmm(constant[:, None, :], cos, cos_coeffs).baddbmm_(sin, sin_coeffs)
+        phase = torch.matmul(frequencies, x)  # (H, M, T)
+        features = x.new_empty(heads, 2, m, tokens)
+        torch.cos(phase, out=features[:, 0])
+        torch.sin(phase, out=features[:, 1])
+        cos, sin = features[:, 0], features[:, 1]
+        out = constant[:, :, None].expand(heads, k, tokens).contiguous()
+        jacobians = []
+        for first, end, f_first, f_end in blocks:
+            a, b = cos_coeffs[:, first:end, f_first:f_end], sin_coeffs[:, first:end, f_first:f_end]
+            n = frequencies[f_first:f_end].T[None, None]  # (1, 1, d, m_block)
+            rows_cos = torch.cat([a, (b[:, :, None] * n).flatten(1, 2)], 1)  # outputs, then ∂/∂x_j
+            rows_sin = torch.cat([b, (-a[:, :, None] * n).flatten(1, 2)], 1)
+            result = torch.bmm(rows_cos, cos[:, f_first:f_end]).baddbmm_(rows_sin, sin[:, f_first:f_end])
+            out[:, first:end] += result[:, : end - first]
+            jacobians.append(result[:, end - first :])
+        ctx.save_for_backward(features, *jacobians)
+        ctx.sizes, ctx.blocks = (k, d, m), blocks
+        return out
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
         if ctx.blind:
-            return grad.new_zeros(ctx.x_shape), None, None, None, grad.sum(1)
-        frequencies, cos_coeffs, sin_coeffs, cos, sin = ctx.saved_tensors
-        grad_phase = torch.bmm(grad, sin_coeffs.transpose(1, 2)).mul_(cos)
-        grad_phase.addcmul_(torch.bmm(grad, cos_coeffs.transpose(1, 2)), sin, value=-1)
-        return (
-            torch.matmul(grad_phase, frequencies),
-            None,
-            torch.bmm(cos.transpose(1, 2), grad),
-            torch.bmm(sin.transpose(1, 2), grad),
-            grad.sum(1),
-        )
+            return grad.new_zeros(ctx.x_shape), None, None, None, grad.sum(-1), None
+        features, *jacobians = ctx.saved_tensors
+        k, d, m = ctx.sizes
+        grad = grad.contiguous()
+        heads, _, tokens = grad.shape
+        grad_x = grad.new_zeros(heads, d, tokens)
+        grad_cos, grad_sin = grad.new_zeros(heads, k, m), grad.new_zeros(heads, k, m)
+        for (first, end, f_first, f_end), jacobian in zip(ctx.blocks, jacobians):
+            g = grad[:, first:end]
+            grad_x += (jacobian.view(heads, end - first, d, tokens) * g[:, :, None]).sum(1)
+            grad_cos[:, first:end, f_first:f_end] = torch.bmm(g, features[:, 0, f_first:f_end].transpose(1, 2))
+            grad_sin[:, first:end, f_first:f_end] = torch.bmm(g, features[:, 1, f_first:f_end].transpose(1, 2))
+        return grad_x, None, grad_cos, grad_sin, grad.sum(-1), None
 
 
-def fourier_series(x: torch.Tensor, constant: torch.Tensor, cos_coeffs: torch.Tensor, sin_coeffs: torch.Tensor, encoding: str) -> torch.Tensor:
-    """Evaluate c_k + Σ_n a_kn cos(n·x) + b_kn sin(n·x) for inputs x (..., H, d): (..., H, K)."""
+def fourier_series(
+    x: torch.Tensor,
+    constant: torch.Tensor,
+    cos_coeffs: torch.Tensor,
+    sin_coeffs: torch.Tensor,
+    encoding: str,
+    blocks: str = "circuits",
+) -> torch.Tensor:
+    """Evaluate c_k + Σ_n a_kn cos(n·x) + b_kn sin(n·x) for inputs x (..., H, d): (..., H, K).
+
+    ``blocks``: "circuits" evaluates only the frequencies each circuit can use
+    (:func:`circuit_blocks`; for the coefficients of :func:`circuit_fourier_coefficients`, K = 2 + d),
+    "dense" every frequency for every output (any coefficients).
+    """
     heads, d = x.shape[-2:]
+    k = constant.shape[-1]
     frequencies = loader_frequencies(d, encoding).to(x)
-    by_head = x.reshape(-1, heads, d).transpose(0, 1).contiguous()  # (H, T, d)
-    out = _FourierSeries.apply(by_head, frequencies, cos_coeffs.transpose(1, 2), sin_coeffs.transpose(1, 2), constant)
-    return out.transpose(0, 1).reshape(*x.shape[:-1], constant.shape[-1])
+    if blocks == "circuits":
+        order, spec = circuit_blocks(d, encoding)
+        order = order.to(x.device)
+        frequencies, cos_coeffs, sin_coeffs = frequencies[order], cos_coeffs[..., order], sin_coeffs[..., order]
+    elif blocks == "dense":
+        spec = ((0, k, 0, len(frequencies)),)
+    else:
+        raise ValueError(f"unknown blocks {blocks!r}; valid: circuits, dense")
+    by_head = x.reshape(-1, heads, d).permute(1, 2, 0).contiguous()  # (H, d, T): tokens last
+    out = _FourierSeries.apply(by_head, frequencies, cos_coeffs, sin_coeffs, constant, spec)  # (H, K, T)
+    return out.permute(2, 0, 1).reshape(*x.shape[:-1], k)
 
 
 # --------------------------------------------------------------------------------------
@@ -380,20 +468,28 @@ def fourier_is_cheaper(n_qubits: int, encoding: str) -> bool:
 
 
 def head_expectations(
-    heads: torch.Tensor, theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, encoding: str, method: str = "auto"
+    heads: torch.Tensor,
+    theta_q: torch.Tensor,
+    theta_k: torch.Tensor,
+    theta_v: torch.Tensor,
+    encoding: str,
+    method: str = "auto",
+    coefficients: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """⟨Z₀⟩ of the query and key circuits and ⟨Z_j⟩ of the value circuit, for every token and head.
 
     ``heads`` (..., H, d) holds each head's slice of each token; ``theta_*`` are (H, ·).
     Returns (..., H, 2 + d): Q, K, then the d values. ``method``: "fourier", "quadratic"
     or "auto" (the Fourier series up to d_h = 4, the quadratic form beyond) — the same
-    numbers either way.
+    numbers either way. ``coefficients``: the Fourier coefficients of these parameters when
+    already built (see :func:`layered_circuit_coefficients`).
     """
     d = heads.shape[-1]
     if method not in ("auto", "fourier", "quadratic"):
         raise ValueError(f"unknown method {method!r}; valid: auto, fourier, quadratic")
     if method == "fourier" or (method == "auto" and fourier_is_cheaper(d, encoding)):
-        coefficients = circuit_fourier_coefficients(theta_q, theta_k, theta_v, d, encoding)
+        if coefficients is None:
+            coefficients = circuit_fourier_coefficients(theta_q, theta_k, theta_v, d, encoding)
         return fourier_series(heads, *coefficients, encoding)
     query_key = observables(query_key_unitary(torch.cat([theta_q, theta_k]), d), [0])  # (2H, 1, D, D)
     matrices = torch.cat([*query_key.chunk(2), observables(value_unitary(theta_v, d), list(range(d)))], dim=1)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .attention import ClassicalMultiHeadAttention, HybridMultiHeadAttention
+from .attention import ClassicalMultiHeadAttention, HybridMultiHeadAttention, shared_circuit_coefficients
 
 ATTENTIONS = ("classical", "hybrid", "hybrid-angle", "none")
 DATA_LOADERS = {"hybrid": "hadamard", "hybrid-angle": "angle"}
@@ -198,8 +198,8 @@ class HybridEncoderLayer(nn.Module):
         self.attention = HybridMultiHeadAttention(config.d_token, config.n_heads, DATA_LOADERS[config.attention], config.backend)
         self.mlp = nn.Sequential(nn.Linear(config.d_token, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, config.d_token))
 
-    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(self.norm(x), need_weights)
+    def forward(self, x: torch.Tensor, need_weights: bool = False, coefficients: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attention(self.norm(x), need_weights, coefficients)
         return x + self.mlp(attended), weights
 
 
@@ -247,8 +247,10 @@ class VisionTransformer(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         z = self.embed(tokens)
-        for layer in self.layers:
-            z, _ = layer(z)
+        # Fused hybrid layers: all layers' circuit coefficients in one batched call.
+        shared = shared_circuit_coefficients([layer.attention for layer in self.layers])
+        for i, layer in enumerate(self.layers):
+            z, _ = layer(z) if shared is None else layer(z, coefficients=shared[i])
         return self.classifier(self.pool(z)).squeeze(-1)
 
     @torch.no_grad()

@@ -185,3 +185,48 @@ def test_loader_spectrum():
     assert fused.fourier_is_cheaper(4, "angle") and not fused.fourier_is_cheaper(5, "angle")
     with pytest.raises(ValueError, match="unknown method"):
         fused.head_expectations(torch.zeros(1, 1, 4), torch.zeros(1, 13), torch.zeros(1, 13), torch.zeros(1, 12), "angle", method="fast")
+
+
+@pytest.mark.parametrize("d", [2, 3, 4])
+def test_circuit_blocks_equal_the_dense_series(d):
+    """Skipping the frequencies a circuit's light cone cannot reach changes no number."""
+    g = torch.Generator().manual_seed(10 + d)
+    heads = (torch.rand(3, 5, 2, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
+    thetas = [(torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (3 * d + 1, 3 * d + 1, 3 * d)]
+    weights = torch.linspace(0.5, 1.5, 2 + d, dtype=torch.float64)
+    outputs = []
+    for blocks in ("circuits", "dense"):
+        out = fused.fourier_series(heads, *fused.circuit_fourier_coefficients(*thetas, d, "angle"), "angle", blocks=blocks)
+        outputs.append([out, *torch.autograd.grad((out * weights).sum(), [heads, *thetas])])
+    for a, b in zip(*outputs):
+        assert torch.allclose(a, b, atol=1e-12, rtol=0)
+
+
+def test_circuit_blocks_for_four_qubits():
+    order, blocks = fused.circuit_blocks(4, "angle")
+    assert len(order) == 33 and len(set(order.tolist())) == 33  # 7 of the 40 frequencies are never used
+    assert blocks == ((2, 6, 0, 26), (0, 2, 2, 33))  # V reads 26 frequencies, Q and K 31
+    assert fused.circuit_blocks(4, "hadamard") == (fused.circuit_blocks(4, "hadamard")[0], ())
+    with pytest.raises(ValueError, match="unknown blocks"):
+        fused.fourier_series(torch.zeros(1, 1, 4), torch.zeros(1, 6), torch.zeros(1, 6, 40), torch.zeros(1, 6, 40), "angle", blocks="sparse")
+
+
+def test_model_shares_circuit_coefficients_across_layers():
+    """The model's one batched coefficient build gives the numbers each layer builds itself."""
+    from qvit_lib.models import build_model
+
+    model = build_model("hybrid-angle-cmx-pe", seed=3).double()
+    tokens = torch.rand(2, 32, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    z = model.embed(tokens)
+    for layer in model.layers:
+        z, _ = layer(z)
+    assert torch.allclose(model(tokens), model.classifier(model.pool(z)).squeeze(-1), atol=1e-12, rtol=0)
+
+
+def test_keep_freed_memory_is_harmless():
+    from qvit_lib.training import keep_freed_memory
+
+    import sys
+
+    assert keep_freed_memory() is (sys.platform == "linux")  # glibc here; a no-op elsewhere
+    assert torch.ones(8 * 2**20).sum() == 8 * 2**20  # a 32 MiB block still allocates and frees
