@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bench import versions
 from .config import CACHE_DIR, DATA_DIR, DATA_ENV, DEFAULT_DATA_DIR
 
 RESULTS_DIR = DATA_DIR / "results"
@@ -115,19 +116,6 @@ def _relative(path: str | Path) -> str:
         return str(path)
 
 
-def _versions() -> dict[str, str]:
-    import torch
-
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
-    try:
-        import pennylane
-
-        versions["pennylane"] = pennylane.__version__
-    except ImportError:  # pragma: no cover - pennylane is a requirement
-        pass
-    return versions
-
-
 def roc_curve(scores: np.ndarray, labels: np.ndarray, points: int = 101) -> dict[str, list[float]]:
     """The ROC curve (photon efficiency vs electron efficiency) at ``points`` thresholds.
 
@@ -209,7 +197,7 @@ def run_variant(
         "wall_seconds": round(wall, 1),
         "resumed_from_checkpoint": resumed,
         "machine": {"device": device, "processes": world, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},
-        "versions": _versions(),
+        "versions": versions(),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     if rank != 0:  # data-parallel: one process writes

@@ -41,9 +41,8 @@ def rx(theta: torch.Tensor) -> torch.Tensor:
 
 
 def ry(theta: torch.Tensor) -> torch.Tensor:
-    """RY(θ) = exp(−iθY/2) for a batch of angles: (..., 2, 2) complex."""
-    c, s = torch.cos(theta / 2), torch.sin(theta / 2)
-    real = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    """RY(θ) = exp(−iθY/2) for a batch of angles: (..., 2, 2) complex (a real rotation)."""
+    real = _ry_real(theta)
     return torch.complex(real, torch.zeros_like(real))
 
 
@@ -177,9 +176,10 @@ def compare_with_device(device: str, encoding: str, n_qubits: int = 4, n_inputs:
 #
 # a Fourier series over the frequency vectors n ∈ {−1, 0, 1}^d (one of each ±n pair), with
 # coefficients that are fixed linear functions of M_k (Schuld, Sweke & Meyer 2021). For
-# d_h = 4 that is 40 frequencies: per token and head one 4 × 40 product, a cos and a sin, and
-# one product with an 80 × (2 + d) coefficient matrix shared by all tokens — and for the
-# paper's loader there are no frequencies at all, only the constants c_k.
+# d_h = 4 the loader allows 40 frequencies, of which the circuits' light cones reach 33
+# (:func:`circuit_blocks`): per token and head 33 cosines and sines and a few small matrix
+# products with coefficients shared by all tokens — and for the paper's loader there are no
+# frequencies at all, only the constants c_k.
 
 # Frequencies each loader puts on one qubit, and ρ_j in that basis: R[a, b, m] is the
 # coefficient of e^{i f_m x} in ρ_j[a, b].
@@ -424,8 +424,7 @@ def fourier_series(
 
 def loader_amplitudes(x: torch.Tensor, encoding: str) -> torch.Tensor:
     """The real vector r(x) (..., 2^d) of the data loader's state, phases taken out."""
-    if encoding not in ENCODINGS:
-        raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
+    _check_encoding(encoding)
     d = x.shape[-1]
     if encoding == "hadamard":  # e^{−iΣx/2}|+⟩^{⊗d}: no dependence on x at all
         # 0·x keeps x in the autograd graph, so its gradient is an exact zero, not an error.
