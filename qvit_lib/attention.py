@@ -15,10 +15,14 @@ computation with the two weight names swapped.)
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from .fused import SeriesWeights
 
 
 def softmax(scores: torch.Tensor) -> torch.Tensor:
@@ -151,22 +155,25 @@ class HybridMultiHeadAttention(nn.Module):
         self.theta_v = angles(value_parameter_count(self.d_head))
         self._qnodes: dict[str, object] = {}
 
-    def circuit_outputs(self, x: torch.Tensor, coefficients: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def circuit_outputs(self, x: torch.Tensor, series: SeriesWeights | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q (..., n, n_h), K (..., n, n_h) and V (..., n, n_h, d_h) for tokens x (..., n, d_t).
 
-        ``coefficients``: this layer's Fourier coefficients if the model built them for all
-        layers at once (:func:`shared_circuit_coefficients`); fused backend only.
+        ``series``: this layer's Fourier-series weights if the model built them for all
+        layers at once (:func:`shared_series_weights`); fused backend only.
         """
         heads = x.unflatten(-1, (self.n_heads, self.d_head))
         if self.backend == "fused":
-            return self._fused(heads, coefficients)
+            return self._fused(heads, series)
         return self._on_device(heads)
 
-    def _fused(self, heads: torch.Tensor, coefficients: tuple | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _fused(self, heads: torch.Tensor, series: SeriesWeights | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from .fused import head_expectations
 
-        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.encoding, coefficients=coefficients)
-        return values[..., 0], values[..., 1], values[..., 2:]
+        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.encoding, series=series)
+        # Split in the engine's own layout (head, output, tokens): the gradients then come back
+        # as one contiguous block instead of three zero-filled copies of every output.
+        q, k, v = values.movedim((-2, -1), (0, 1)).split([1, 1, self.d_head], dim=1)
+        return q[:, 0].movedim(0, -1), k[:, 0].movedim(0, -1), v.movedim((0, 1), (-2, -1))
 
     def _on_device(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from .circuits import make_qnode
@@ -187,8 +194,8 @@ class HybridMultiHeadAttention(nn.Module):
             torch.stack(v, -2).reshape(heads.shape).to(heads.dtype),
         )
 
-    def forward(self, x: torch.Tensor, need_weights: bool = False, coefficients: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        q, k, v = self.circuit_outputs(x, coefficients)
+    def forward(self, x: torch.Tensor, need_weights: bool = False, series: SeriesWeights | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q, k, v = self.circuit_outputs(x, series)
         # Heads first; V contiguous in its last axis, or PyTorch falls back from its fused kernel.
         q, k, v = q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-3, -2).contiguous()
         # softmax_j(−(Q_i − K_j)²/√d_h) = softmax_j((2 Q_i K_j − K_j²)/√d_h): the −Q_i² term is the
@@ -202,13 +209,13 @@ class HybridMultiHeadAttention(nn.Module):
         return out.transpose(-3, -2).flatten(-2), weights
 
 
-def shared_circuit_coefficients(attentions: list[nn.Module]) -> list[tuple] | None:
-    """Fourier coefficients of every layer's circuits in one batched call, or None.
+def shared_series_weights(attentions: list[nn.Module]) -> list[SeriesWeights] | None:
+    """Fourier-series weights of every layer's circuits in one batched call, or None.
 
     Only for a stack of fused hybrid layers where the Fourier series is the method in use;
     the numbers are those each layer would build itself, in a fifth of the small operations.
     """
-    from .fused import fourier_is_cheaper, layered_circuit_coefficients
+    from .fused import fourier_is_cheaper, layered_series_weights
 
     if not attentions or not all(isinstance(a, HybridMultiHeadAttention) and a.backend == "fused" for a in attentions):
         return None
@@ -217,4 +224,4 @@ def shared_circuit_coefficients(attentions: list[nn.Module]) -> list[tuple] | No
         return None
     if not fourier_is_cheaper(first.d_head, first.encoding):
         return None
-    return layered_circuit_coefficients([(a.theta_q, a.theta_k, a.theta_v) for a in attentions], first.d_head, first.encoding)
+    return layered_series_weights([(a.theta_q, a.theta_k, a.theta_v) for a in attentions], first.d_head, first.encoding)

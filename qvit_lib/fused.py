@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from .circuits import ENCODINGS
 
@@ -231,25 +233,98 @@ def _ry_real(theta: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
 
 
+# The constants below are cached per device (and dtype), so a training step on a GPU copies
+# nothing from the host.
+
+
 @functools.lru_cache(maxsize=None)
-def _ring_rows(n_qubits: int) -> torch.Tensor:
+def _ring_rows(n_qubits: int, device: torch.device) -> torch.Tensor:
     """Row order with (CNOT ring) @ A == A[rows]: the ring is a permutation of basis states."""
-    return cnot_ring_matrix(n_qubits, torch.float64).argmax(dim=1)
+    return cnot_ring_matrix(n_qubits, torch.float64).argmax(dim=1).to(device)
 
 
-def _after_loader(theta_body: torch.Tensor, theta_last: torch.Tensor | None, n_qubits: int) -> torch.Tensor:
-    """The real orthogonal part O of each circuit, everything after its first RX layer.
+@functools.lru_cache(maxsize=None)
+def _kron_entries(n_qubits: int, device: torch.device) -> torch.Tensor:
+    """For each qubit j and entry (a, b) of a 2^d × 2^d Kronecker product: 2 a_j + b_j, (d, 4^d)."""
+    index = torch.arange(2**n_qubits)
+    bits = (index[:, None] >> torch.arange(n_qubits - 1, -1, -1)) & 1  # (D, d), qubit 0 first
+    return (2 * bits[:, None, :] + bits[None, :, :]).flatten(0, 1).T.contiguous().to(device)
 
-    Value ansatz: O = RY(θ₃) · ring · RY(θ₂); the query/key ansatz adds ring, then RY on qubit 0.
+
+@functools.lru_cache(maxsize=None)
+def _z_diagonals(n_qubits: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The diagonals of Z_0 … Z_{d−1}, (d, 2^d)."""
+    return torch.stack([pauli_z(n_qubits, w, dtype) for w in range(n_qubits)]).to(device)
+
+
+def ry_layers(theta: torch.Tensor) -> torch.Tensor:
+    """⊗_j RY(θ_j) for angles (..., d): real (..., 2^d, 2^d).
+
+    Entry (a, b) is Π_j RY(θ_j)[a_j, b_j]: one gather from each qubit's four entries and a
+    product over qubits — a handful of tensor operations however many layers are batched.
     """
-    d = n_qubits
-    rows = _ring_rows(d).to(theta_body.device)
-    both = layer(_ry_real(theta_body[..., d : 3 * d].unflatten(-1, (2, d))))  # (..., 2, D, D)
-    o = both[..., 1, :, :] @ both[..., 0, rows, :]
-    if theta_last is None:
-        return o
-    last = torch.cat([theta_last, torch.zeros_like(theta_last).expand(*theta_last.shape[:-1], d - 1)], -1)
-    return layer(_ry_real(last)) @ o[..., rows, :]
+    d = theta.shape[-1]
+    c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+    entries = torch.stack([c, -s, s, c], dim=-1)  # RY[0,0], RY[0,1], RY[1,0], RY[1,1] per qubit
+    index = _kron_entries(d, theta.device)
+    product, *others = entries.gather(-1, index.expand(*theta.shape[:-1], *index.shape)).unbind(-2)  # d × (..., 4^d)
+    for factor in others:
+        product = product * factor
+    return product.unflatten(-1, (2**d, 2**d))
+
+
+@functools.lru_cache(maxsize=None)
+def _coefficient_map(n_qubits: int, encoding: str, keep: str, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The linear map from a circuit's M' (flattened) to its constant and Fourier amplitudes.
+
+    Returns the map (4^d, 1 + M) — column 0 the constant, then 2 G'_n for the kept
+    frequencies n (``keep`` "all": :func:`loader_frequencies`; "circuits":
+    :func:`circuit_frequencies`) — and those frequency vectors (M, d).
+    """
+    grid, half = _spectrum(n_qubits, encoding)
+    if keep == "circuits":
+        half = half[circuit_frequencies(n_qubits, encoding)]
+    spectrum = _spectrum_map(n_qubits, encoding)
+    zero = int(torch.nonzero((grid == 0).all(-1))[0, 0])
+    coefficient_map = torch.cat([spectrum[:, zero : zero + 1], 2 * spectrum[:, half]], dim=1)
+    return coefficient_map.to(device, dtype), grid[half].to(device, dtype)
+
+
+def _circuit_series(
+    theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, n_qubits: int, encoding: str, keep: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Constant (H, K), cos and sin coefficients (H, K, M) and frequencies (M, d) of the circuits.
+
+    Two facts make this cheap and real. The ansatz starts with RX(θ₁) on every qubit, and
+    RX(θ₁)RX(x) = RX(x + θ₁): the first layer only shifts the input, so mode n picks up the
+    phase e^{i n·θ₁}. Everything after it is RY rotations and CNOTs — a real orthogonal O — so
+    M' = Oᵀ Z O is real, and so is its spectrum G'_n = Σ M'[b,a] Π_j R[a_j, b_j, n_j]. Then
+    a_n = 2 G'_n cos(n·θ₁) and b_n = −2 G'_n sin(n·θ₁).
+
+    O is RY(θ₃)·ring·RY(θ₂) for the value ansatz; the query/key ansatz adds ring, then RY on
+    qubit 0. All RY layers of all circuits are built in one :func:`ry_layers` call.
+    """
+    _check_encoding(encoding)
+    d, heads = n_qubits, theta_q.shape[0]
+    theta_qk = torch.cat([theta_q, theta_k])  # (2H, 3d+1)
+    body = torch.cat([theta_qk[:, d : 3 * d], theta_v[:, d : 3 * d]]).unflatten(-1, (2, d))  # (3H, 2, d): θ₂, θ₃
+    second, third = ry_layers(body).unbind(1)  # (3H, D, D) each
+    rows = _ring_rows(d, theta_q.device)
+    o = third @ second[:, rows]  # RY(θ₃)·ring·RY(θ₂)
+    # Query/key: ring, then RY(θ₄) on qubit 0 alone — a 2 × 2 rotation of the first index bit.
+    after_ring = o[: 2 * heads, rows].unflatten(1, (2, 2 ** (d - 1)))  # (2H, 2, D/2, D)
+    o_query_key = (_ry_real(theta_qk[:, 3 * d]) @ after_ring.flatten(2)).view_as(after_ring).flatten(1, 2)
+    o_value = o[2 * heads :]
+    z = _z_diagonals(d, o.dtype, o.device)
+    m_query_key = (o_query_key.transpose(-2, -1) * z[0]) @ o_query_key  # (2H, D, D)
+    m_value = (o_value.transpose(-2, -1)[:, None] * z[:, None, :]) @ o_value[:, None]  # (H, d, D, D)
+    m = torch.cat([m_query_key.unflatten(0, (2, heads)).transpose(0, 1), m_value], dim=1)  # (H, K, D, D)
+    coefficient_map, frequencies = _coefficient_map(d, encoding, keep, m.dtype, m.device)
+    g = m.flatten(-2) @ coefficient_map  # (H, K, 1 + M)
+    first_rx = torch.cat([theta_qk[:, :d].unflatten(0, (2, heads)).transpose(0, 1), theta_v[:, None, :d].expand(heads, d, d)], dim=1)  # (H, K, d)
+    phase = first_rx @ frequencies.T  # (H, K, M)
+    amplitude = g[..., 1:]
+    return g[..., 0], amplitude * torch.cos(phase), -amplitude * torch.sin(phase), frequencies
 
 
 def circuit_fourier_coefficients(
@@ -258,131 +333,136 @@ def circuit_fourier_coefficients(
     """Fourier coefficients of Q = ⟨Z₀⟩, K = ⟨Z₀⟩ and V = (⟨Z_j⟩)_j as functions of a head's input x.
 
     For parameter vectors (H, ·): constant (H, K), cos and sin coefficients (H, K, M), with
-    K = 2 + d outputs and the M frequencies of :func:`loader_frequencies`.
-
-    Two facts make this cheap and real. The ansatz starts with RX(θ₁) on every qubit, and
-    RX(θ₁)RX(x) = RX(x + θ₁): the first layer only shifts the input, so mode n picks up the
-    phase e^{i n·θ₁}. Everything after it is RY rotations and CNOTs — a real orthogonal O — so
-    M' = Oᵀ Z O is real, and so is its spectrum G'_n = Σ M'[b,a] Π_j R[a_j, b_j, n_j]. Then
-    a_n = 2 G'_n cos(n·θ₁) and b_n = −2 G'_n sin(n·θ₁).
+    K = 2 + d outputs and the M frequencies of :func:`loader_frequencies` (how: :func:`_circuit_series`).
     """
-    _check_encoding(encoding)
-    d, heads = n_qubits, theta_q.shape[0]
-    body = torch.cat([theta_q[:, : 3 * d], theta_k[:, : 3 * d], theta_v])  # (3H, 3d)
-    o_value = _after_loader(body[2 * heads :], None, d)
-    o_query_key = _after_loader(body[: 2 * heads], torch.cat([theta_q, theta_k])[:, 3 * d :], d)
-    z = torch.stack([pauli_z(d, w, body.dtype) for w in range(d)]).to(body.device)  # (d, D)
-    m_query_key = (o_query_key.transpose(-2, -1) * z[0]) @ o_query_key  # (2H, D, D)
-    m_value = (o_value.transpose(-2, -1)[:, None] * z[:, None, :]) @ o_value[:, None]  # (H, d, D, D)
-    m = torch.cat([m_query_key[:heads, None], m_query_key[heads:, None], m_value], dim=1)  # (H, K, D, D)
-    g = m.flatten(-2) @ _spectrum_map(d, encoding).to(m)  # (H, K, 3^d)
-    _, half = _spectrum(d, encoding)
-    frequencies = loader_frequencies(d, encoding).to(m)
-    first_rx = torch.stack([theta_q[:, :d], theta_k[:, :d], *[theta_v[:, :d]] * d], dim=1)  # (H, K, d)
-    phase = first_rx @ frequencies.T  # (H, K, M)
-    g_half = g[..., half.to(m.device)]
-    return g[..., 0], 2 * g_half * torch.cos(phase), -2 * g_half * torch.sin(phase)
+    return _circuit_series(theta_q, theta_k, theta_v, n_qubits, encoding, "all")[:3]
 
 
-def layered_circuit_coefficients(
-    thetas: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], n_qubits: int, encoding: str
-) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """:func:`circuit_fourier_coefficients` for several layers at once.
+@functools.lru_cache(maxsize=None)
+def circuit_frequencies(n_qubits: int, encoding: str) -> torch.Tensor:
+    """Indices (into :func:`loader_frequencies`) of the frequencies the circuits can use.
 
-    ``thetas`` holds each layer's (θ_Q, θ_K, θ_V). Building coefficients is many tiny tensor
+    The circuits' light cones leave some coefficients zero for every θ: with 4 qubits, Q and K
+    use 31 of the 40 frequencies and the four ⟨Z_j⟩ of V together 26, 33 in all; 7 are never
+    used. Found once by evaluating the coefficients at random parameters in float64 (a
+    coefficient that vanishes identically stays below 1e-12; any other is nonzero almost surely).
+    """
+    if len(loader_frequencies(n_qubits, encoding)) == 0:
+        return torch.zeros(0, dtype=torch.long)
+    generator = torch.Generator().manual_seed(0)
+    draw = lambda n: torch.rand(3, n, generator=generator, dtype=torch.float64) * 2 * math.pi  # noqa: E731
+    _, cos_coeffs, sin_coeffs = circuit_fourier_coefficients(draw(3 * n_qubits + 1), draw(3 * n_qubits + 1), draw(3 * n_qubits), n_qubits, encoding)
+    used = (cos_coeffs.abs() + sin_coeffs.abs()).amax(dim=(0, 1)) > 1e-12  # (M,)
+    return torch.nonzero(used)[:, 0]
+
+
+class SeriesWeights(NamedTuple):
+    """A Fourier series c_k + Σ_n a_kn cos(n·x) + b_kn sin(n·x), laid out for evaluation.
+
+    ``frequencies`` (M, d); ``constant`` (H, K); ``rows_cos`` and ``rows_sin`` (H, K·(1 + d), M):
+    the K outputs' coefficients a and b, then the rows of the derivatives ∂f_k/∂x_j, which are
+    Fourier series in the same features: ∂/∂x_j [a cos(n·x) + b sin(n·x)] = n_j (b cos − a sin).
+    """
+
+    frequencies: torch.Tensor
+    constant: torch.Tensor
+    rows_cos: torch.Tensor
+    rows_sin: torch.Tensor
+
+
+def series_weights(
+    constant: torch.Tensor, cos_coeffs: torch.Tensor, sin_coeffs: torch.Tensor, n_qubits: int, encoding: str, keep: str = "circuits"
+) -> SeriesWeights:
+    """Arrange coefficients (H, K) and (H, K, M) over :func:`loader_frequencies` for evaluation.
+
+    ``keep``: "circuits" keeps only :func:`circuit_frequencies` (right for the coefficients of
+    :func:`circuit_fourier_coefficients`, K = 2 + d), "all" every frequency (any coefficients).
+    """
+    if keep not in ("circuits", "all"):
+        raise ValueError(f"unknown keep {keep!r}; valid: circuits, all")
+    frequencies = loader_frequencies(n_qubits, encoding).to(cos_coeffs)
+    if keep == "circuits":
+        order = circuit_frequencies(n_qubits, encoding).to(cos_coeffs.device)
+        frequencies, cos_coeffs, sin_coeffs = frequencies[order], cos_coeffs[..., order], sin_coeffs[..., order]
+    return _arrange(constant, cos_coeffs, sin_coeffs, frequencies)
+
+
+def _arrange(constant: torch.Tensor, cos_coeffs: torch.Tensor, sin_coeffs: torch.Tensor, frequencies: torch.Tensor) -> SeriesWeights:
+    """Append the derivative rows n_j (b, −a) under the coefficient rows (a, b)."""
+    n = frequencies.T  # (d, M)
+    rows_cos = torch.cat([cos_coeffs, (sin_coeffs[:, :, None] * n).flatten(1, 2)], dim=1)
+    rows_sin = torch.cat([sin_coeffs, (-cos_coeffs[:, :, None] * n).flatten(1, 2)], dim=1)
+    return SeriesWeights(frequencies, constant, rows_cos, rows_sin)
+
+
+def layered_series_weights(thetas: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], n_qubits: int, encoding: str) -> list[SeriesWeights]:
+    """The circuits' series weights for several layers at once.
+
+    ``thetas`` holds each layer's (θ_Q, θ_K, θ_V). Building weights is many tiny tensor
     operations whose cost is per call, not per head; stacking the heads of all layers makes
     one round of them (and of their backward) instead of one per layer.
     """
     sizes = [theta_q.shape[0] for theta_q, _, _ in thetas]
     stacked = [torch.cat(parts) for parts in zip(*thetas)]
-    coefficients = circuit_fourier_coefficients(*stacked, n_qubits, encoding)
-    return list(zip(*(part.split(sizes) for part in coefficients)))
-
-
-@functools.lru_cache(maxsize=None)
-def circuit_blocks(n_qubits: int, encoding: str) -> tuple[torch.Tensor, tuple[tuple[int, int, int, int], ...]]:
-    """Which frequencies each circuit's outputs use: an order of frequencies and two blocks.
-
-    The circuits' light cones leave many coefficients zero for every θ: with 4 qubits, Q and K
-    use 31 of the 40 frequencies and the four ⟨Z_j⟩ of V together 26, 33 in all. Found once by
-    evaluating the coefficients at random parameters in float64 (a coefficient that vanishes
-    identically stays below 1e-12; any other is nonzero almost surely). Returns the used
-    frequencies' indices into :func:`loader_frequencies`, ordered [V only, shared, Q/K only] so
-    that each block is one contiguous range, and the blocks as
-    (first output, end output, first frequency, end frequency): V's outputs 2…2+d, Q and K's 0…2.
-    """
-    m = len(loader_frequencies(n_qubits, encoding))
-    if m == 0:
-        return torch.zeros(0, dtype=torch.long), ()
-    generator = torch.Generator().manual_seed(0)
-    draw = lambda n: torch.rand(3, n, generator=generator, dtype=torch.float64) * 2 * math.pi  # noqa: E731
-    _, cos_coeffs, sin_coeffs = circuit_fourier_coefficients(draw(3 * n_qubits + 1), draw(3 * n_qubits + 1), draw(3 * n_qubits), n_qubits, encoding)
-    used = (cos_coeffs.abs() + sin_coeffs.abs()).amax(0) > 1e-12  # (K, M)
-    query_key, value = used[:2].any(0), used[2:].any(0)
-    order = torch.cat([torch.nonzero(value & ~query_key)[:, 0], torch.nonzero(value & query_key)[:, 0], torch.nonzero(query_key & ~value)[:, 0]])
-    n_value, n_used = int(value.sum()), len(order)
-    return order, ((2, 2 + n_qubits, 0, n_value), (0, 2, n_used - int(query_key.sum()), n_used))
+    constant, cos_coeffs, sin_coeffs, frequencies = _circuit_series(*stacked, n_qubits, encoding, "circuits")
+    weights = _arrange(constant, cos_coeffs, sin_coeffs, frequencies)
+    return [SeriesWeights(frequencies, *parts) for parts in zip(*(part.split(sizes) for part in weights[1:]))]
 
 
 class _FourierSeries(torch.autograd.Function):
-    """c + A cos(N x) + B sin(N x) for every head, tokens along the last axis.
+    """Evaluate a :class:`SeriesWeights` for tokens x (T, H, d): outputs (H, K, T), tokens last.
 
-    x (H, d, T), N (M, d), A and B (H, K, M), c (H, K) → (H, K, T); ``blocks`` lists
-    (first output, end output, first frequency, end frequency): each block of outputs reads
-    only its range of frequencies (coefficients outside are zero). Tokens last makes every
-    step a long contiguous row: one (M × d) product for the phases, one cos and one sin into
-    the features F = (cos N x, sin N x), and per block two batched matrix products.
-
-    The backward needs ∂f_k/∂x_j, itself a Fourier series in the same features:
-    ∂/∂x_j [a cos(n·x) + b sin(n·x)] = n_j (b cos(n·x) − a sin(n·x)). So W also holds those
-    derivative rows, and the forward's product yields each output and its Jacobian together;
-    the backward contracts the Jacobian with the incoming gradient and does one product g Fᵀ
-    per block for the coefficients.
+    Tokens last makes every step a long contiguous row: one (M × d) product per head for the
+    phases N x (read straight from the tokens-first input), one cosine and one sine into the
+    features F = (cos N x, sin N x), and two batched products W·F. Those yield each output
+    *and* its Jacobian ∂f_k/∂x_j at once (the derivative rows of the weights), so the backward
+    contracts the Jacobian with the incoming gradient and makes one product g Fᵀ for the
+    coefficients. The derivative rows get no gradient: the outputs do not depend on them.
     """
 
     @staticmethod
-    def forward(ctx, x, frequencies, cos_coeffs, sin_coeffs, constant, blocks):  # type: ignore[override]
-        heads, d, tokens = x.shape
-        k, m = cos_coeffs.shape[1:]
+    def forward(ctx, x, frequencies, constant, rows_cos, rows_sin):  # type: ignore[override]
+        tokens, heads, d = x.shape
+        k, m = constant.shape[1], rows_cos.shape[-1]
         if m == 0:  # a loader without frequencies: the output ignores x
             ctx.blind, ctx.x_shape = True, x.shape
             return constant[:, :, None].expand(heads, k, tokens).contiguous()
         ctx.blind = False
-        phase = torch.matmul(frequencies, x)  # (H, M, T)
+        phase = torch.bmm(frequencies.expand(heads, m, d), x.permute(1, 2, 0))  # (H, M, T)
         features = x.new_empty(heads, 2, m, tokens)
         torch.cos(phase, out=features[:, 0])
         torch.sin(phase, out=features[:, 1])
-        cos, sin = features[:, 0], features[:, 1]
-        out = constant[:, :, None].expand(heads, k, tokens).contiguous()
-        jacobians = []
-        for first, end, f_first, f_end in blocks:
-            a, b = cos_coeffs[:, first:end, f_first:f_end], sin_coeffs[:, first:end, f_first:f_end]
-            n = frequencies[f_first:f_end].T[None, None]  # (1, 1, d, m_block)
-            rows_cos = torch.cat([a, (b[:, :, None] * n).flatten(1, 2)], 1)  # outputs, then ∂/∂x_j
-            rows_sin = torch.cat([b, (-a[:, :, None] * n).flatten(1, 2)], 1)
-            result = torch.bmm(rows_cos, cos[:, f_first:f_end]).baddbmm_(rows_sin, sin[:, f_first:f_end])
-            out[:, first:end] += result[:, : end - first]
-            jacobians.append(result[:, end - first :])
-        ctx.save_for_backward(features, *jacobians)
-        ctx.sizes, ctx.blocks = (k, d, m), blocks
-        return out
+        # One product over all outputs and frequencies: for these shapes the matrix library is
+        # faster with one tall product than with smaller per-circuit ones (measured; chapter 8).
+        result = torch.bmm(rows_cos, features[:, 0]).baddbmm_(rows_sin, features[:, 1])  # (H, K(1+d), T)
+        ctx.save_for_backward(features, result)
+        ctx.k, ctx.d = k, d
+        return result[:, :k] + constant[:, :, None]
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
         if ctx.blind:
-            return grad.new_zeros(ctx.x_shape), None, None, None, grad.sum(-1), None
-        features, *jacobians = ctx.saved_tensors
-        k, d, m = ctx.sizes
+            return grad.new_zeros(ctx.x_shape), None, grad.sum(-1), None, None
+        features, result = ctx.saved_tensors
+        k, d = ctx.k, ctx.d
+        heads, _, m, tokens = features.shape
         grad = grad.contiguous()
-        heads, _, tokens = grad.shape
-        grad_x = grad.new_zeros(heads, d, tokens)
-        grad_cos, grad_sin = grad.new_zeros(heads, k, m), grad.new_zeros(heads, k, m)
-        for (first, end, f_first, f_end), jacobian in zip(ctx.blocks, jacobians):
-            g = grad[:, first:end]
-            grad_x += (jacobian.view(heads, end - first, d, tokens) * g[:, :, None]).sum(1)
-            grad_cos[:, first:end, f_first:f_end] = torch.bmm(g, features[:, 0, f_first:f_end].transpose(1, 2))
-            grad_sin[:, first:end, f_first:f_end] = torch.bmm(g, features[:, 1, f_first:f_end].transpose(1, 2))
-        return grad_x, None, grad_cos, grad_sin, grad.sum(-1), None
+        jacobian = result[:, k:].view(heads, k, d, tokens)
+        grad_x = (jacobian * grad[:, :, None]).sum(1)  # (H, d, T)
+        grad_features = torch.bmm(grad, features.view(heads, 2 * m, tokens).transpose(1, 2))  # (H, K, 2M)
+        derivative_rows = grad.new_zeros(heads, k * d, m)
+        grad_cos = torch.cat([grad_features[:, :, :m], derivative_rows], dim=1)
+        grad_sin = torch.cat([grad_features[:, :, m:], derivative_rows], dim=1)
+        return grad_x.permute(2, 0, 1), None, grad.sum(-1), grad_cos, grad_sin
+
+
+def evaluate_series(x: torch.Tensor, weights: SeriesWeights) -> torch.Tensor:
+    """The series of ``weights`` at inputs x (..., H, d): (..., H, K)."""
+    heads, d = x.shape[-2:]
+    k = weights.constant.shape[-1]
+    out = _FourierSeries.apply(x.reshape(-1, heads, d), *weights)  # (H, K, T)
+    return out.permute(2, 0, 1).reshape(*x.shape[:-1], k)
 
 
 def fourier_series(
@@ -391,28 +471,13 @@ def fourier_series(
     cos_coeffs: torch.Tensor,
     sin_coeffs: torch.Tensor,
     encoding: str,
-    blocks: str = "circuits",
+    keep: str = "circuits",
 ) -> torch.Tensor:
     """Evaluate c_k + Σ_n a_kn cos(n·x) + b_kn sin(n·x) for inputs x (..., H, d): (..., H, K).
 
-    ``blocks``: "circuits" evaluates only the frequencies each circuit can use
-    (:func:`circuit_blocks`; for the coefficients of :func:`circuit_fourier_coefficients`, K = 2 + d),
-    "dense" every frequency for every output (any coefficients).
+    Coefficients over :func:`loader_frequencies`; ``keep`` as in :func:`series_weights`.
     """
-    heads, d = x.shape[-2:]
-    k = constant.shape[-1]
-    frequencies = loader_frequencies(d, encoding).to(x)
-    if blocks == "circuits":
-        order, spec = circuit_blocks(d, encoding)
-        order = order.to(x.device)
-        frequencies, cos_coeffs, sin_coeffs = frequencies[order], cos_coeffs[..., order], sin_coeffs[..., order]
-    elif blocks == "dense":
-        spec = ((0, k, 0, len(frequencies)),)
-    else:
-        raise ValueError(f"unknown blocks {blocks!r}; valid: circuits, dense")
-    by_head = x.reshape(-1, heads, d).permute(1, 2, 0).contiguous()  # (H, d, T): tokens last
-    out = _FourierSeries.apply(by_head, frequencies, cos_coeffs, sin_coeffs, constant, spec)  # (H, K, T)
-    return out.permute(2, 0, 1).reshape(*x.shape[:-1], k)
+    return evaluate_series(x, series_weights(constant, cos_coeffs, sin_coeffs, x.shape[-1], encoding, keep))
 
 
 # --------------------------------------------------------------------------------------
@@ -462,7 +527,7 @@ def quadratic_forms(r: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
 
 def fourier_is_cheaper(n_qubits: int, encoding: str) -> bool:
     """Fewer numbers per token and head with the Fourier series than with the quadratic form."""
-    n_features = 2 * len(loader_frequencies(n_qubits, encoding))
+    n_features = 2 * len(_spectrum(n_qubits, encoding)[1])
     return n_features <= 2**n_qubits * (2 + n_qubits)
 
 
@@ -473,23 +538,23 @@ def head_expectations(
     theta_v: torch.Tensor,
     encoding: str,
     method: str = "auto",
-    coefficients: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    series: SeriesWeights | None = None,
 ) -> torch.Tensor:
     """⟨Z₀⟩ of the query and key circuits and ⟨Z_j⟩ of the value circuit, for every token and head.
 
     ``heads`` (..., H, d) holds each head's slice of each token; ``theta_*`` are (H, ·).
     Returns (..., H, 2 + d): Q, K, then the d values. ``method``: "fourier", "quadratic"
     or "auto" (the Fourier series up to d_h = 4, the quadratic form beyond) — the same
-    numbers either way. ``coefficients``: the Fourier coefficients of these parameters when
-    already built (see :func:`layered_circuit_coefficients`).
+    numbers either way. ``series``: the series weights of these parameters when already
+    built (see :func:`layered_series_weights`).
     """
     d = heads.shape[-1]
     if method not in ("auto", "fourier", "quadratic"):
         raise ValueError(f"unknown method {method!r}; valid: auto, fourier, quadratic")
     if method == "fourier" or (method == "auto" and fourier_is_cheaper(d, encoding)):
-        if coefficients is None:
-            coefficients = circuit_fourier_coefficients(theta_q, theta_k, theta_v, d, encoding)
-        return fourier_series(heads, *coefficients, encoding)
+        if series is None:
+            series = layered_series_weights([(theta_q, theta_k, theta_v)], d, encoding)[0]
+        return evaluate_series(heads, series)
     query_key = observables(query_key_unitary(torch.cat([theta_q, theta_k]), d), [0])  # (2H, 1, D, D)
     matrices = torch.cat([*query_key.chunk(2), observables(value_unitary(theta_v, d), list(range(d)))], dim=1)
     r = loader_amplitudes(heads, encoding)

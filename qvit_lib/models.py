@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from .attention import ClassicalMultiHeadAttention, HybridMultiHeadAttention, shared_circuit_coefficients
+from .attention import ClassicalMultiHeadAttention, HybridMultiHeadAttention, shared_series_weights
+
+if TYPE_CHECKING:
+    from .fused import SeriesWeights
 
 ATTENTIONS = ("classical", "hybrid", "hybrid-angle", "none")
 DATA_LOADERS = {"hybrid": "hadamard", "hybrid-angle": "angle"}
@@ -198,8 +202,8 @@ class HybridEncoderLayer(nn.Module):
         self.attention = HybridMultiHeadAttention(config.d_token, config.n_heads, DATA_LOADERS[config.attention], config.backend)
         self.mlp = nn.Sequential(nn.Linear(config.d_token, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, config.d_token))
 
-    def forward(self, x: torch.Tensor, need_weights: bool = False, coefficients: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(self.norm(x), need_weights, coefficients)
+    def forward(self, x: torch.Tensor, need_weights: bool = False, series: SeriesWeights | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attention(self.norm(x), need_weights, series)
         return x + self.mlp(attended), weights
 
 
@@ -247,10 +251,10 @@ class VisionTransformer(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         z = self.embed(tokens)
-        # Fused hybrid layers: all layers' circuit coefficients in one batched call.
-        shared = shared_circuit_coefficients([layer.attention for layer in self.layers])
+        # Fused hybrid layers: all layers' Fourier-series weights in one batched call.
+        shared = shared_series_weights([layer.attention for layer in self.layers])
         for i, layer in enumerate(self.layers):
-            z, _ = layer(z) if shared is None else layer(z, coefficients=shared[i])
+            z, _ = layer(z) if shared is None else layer(z, series=shared[i])
         return self.classifier(self.pool(z)).squeeze(-1)
 
     @torch.no_grad()

@@ -65,17 +65,17 @@ def test_fused_agrees_with_pennylane(device, encoding, dtype, tolerance, d):
 
 def test_the_comparison_can_fail():
     """A wrong Fourier series is caught: flip the sign of every sine coefficient."""
-    original = fused.circuit_fourier_coefficients
+    original = fused._circuit_series
 
     def wrong(*args):
-        constant, cos, sin = original(*args)
-        return constant, cos, -sin
+        constant, cos, sin, frequencies = original(*args)
+        return constant, cos, -sin, frequencies
 
     try:
-        fused.circuit_fourier_coefficients = wrong
+        fused._circuit_series = wrong
         differences = fused.compare_with_device("default.qubit", "angle")
     finally:
-        fused.circuit_fourier_coefficients = original
+        fused._circuit_series = original
     assert differences["Q"] > 1e-3
 
 
@@ -188,31 +188,50 @@ def test_loader_spectrum():
 
 
 @pytest.mark.parametrize("d", [2, 3, 4])
-def test_circuit_blocks_equal_the_dense_series(d):
+def test_circuit_frequencies_equal_the_full_series(d):
     """Skipping the frequencies a circuit's light cone cannot reach changes no number."""
     g = torch.Generator().manual_seed(10 + d)
     heads = (torch.rand(3, 5, 2, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
     thetas = [(torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (3 * d + 1, 3 * d + 1, 3 * d)]
     weights = torch.linspace(0.5, 1.5, 2 + d, dtype=torch.float64)
     outputs = []
-    for blocks in ("circuits", "dense"):
-        out = fused.fourier_series(heads, *fused.circuit_fourier_coefficients(*thetas, d, "angle"), "angle", blocks=blocks)
+    for keep in ("circuits", "all"):
+        out = fused.fourier_series(heads, *fused.circuit_fourier_coefficients(*thetas, d, "angle"), "angle", keep=keep)
         outputs.append([out, *torch.autograd.grad((out * weights).sum(), [heads, *thetas])])
     for a, b in zip(*outputs):
         assert torch.allclose(a, b, atol=1e-12, rtol=0)
 
 
-def test_circuit_blocks_for_four_qubits():
-    order, blocks = fused.circuit_blocks(4, "angle")
-    assert len(order) == 33 and len(set(order.tolist())) == 33  # 7 of the 40 frequencies are never used
-    assert blocks == ((2, 6, 0, 26), (0, 2, 2, 33))  # V reads 26 frequencies, Q and K 31
-    assert fused.circuit_blocks(4, "hadamard") == (fused.circuit_blocks(4, "hadamard")[0], ())
-    with pytest.raises(ValueError, match="unknown blocks"):
-        fused.fourier_series(torch.zeros(1, 1, 4), torch.zeros(1, 6), torch.zeros(1, 6, 40), torch.zeros(1, 6, 40), "angle", blocks="sparse")
+def test_circuit_frequencies_for_four_qubits():
+    used = fused.circuit_frequencies(4, "angle")
+    assert len(used) == 33 and len(set(used.tolist())) == 33  # 7 of the 40 frequencies are never used
+    assert len(fused.circuit_frequencies(4, "hadamard")) == 0
+    with pytest.raises(ValueError, match="unknown keep"):
+        fused.fourier_series(torch.zeros(1, 1, 4), torch.zeros(1, 6), torch.zeros(1, 6, 40), torch.zeros(1, 6, 40), "angle", keep="sparse")
 
 
-def test_model_shares_circuit_coefficients_across_layers():
-    """The model's one batched coefficient build gives the numbers each layer builds itself."""
+def test_fourier_series_of_any_coefficients():
+    """The evaluator is a general Fourier series: compare with the sum written out, values and gradients."""
+    g = torch.Generator().manual_seed(5)
+    d, heads, k = 3, 2, 4
+    x = (torch.rand(6, heads, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
+    m = len(fused.loader_frequencies(d, "angle"))
+    coefficients = [torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_() for shape in ((heads, k), (heads, k, m), (heads, k, m))]
+    phase = x @ fused.loader_frequencies(d, "angle").T.to(x)  # (6, H, M)
+    constant, cos_coeffs, sin_coeffs = coefficients
+    expected = constant + (cos_coeffs * torch.cos(phase)[:, :, None]).sum(-1) + (sin_coeffs * torch.sin(phase)[:, :, None]).sum(-1)
+    out = fused.fourier_series(x, *coefficients, "angle", keep="all")
+    weights = torch.randn(6, heads, k, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad((out * weights).sum(), [x, *coefficients]), torch.autograd.grad((expected * weights).sum(), [x, *coefficients])):
+        assert torch.allclose(a, b, atol=1e-12, rtol=0)
+    assert torch.allclose(out, expected, atol=1e-12, rtol=0)
+    with pytest.raises(RuntimeError, match="twice|does not require grad"):  # first derivatives only, never a silent wrong second
+        grad_x = torch.autograd.grad(fused.fourier_series(x, *coefficients, "angle", keep="all").sum(), x, create_graph=True)[0]
+        torch.autograd.grad(grad_x.sum(), x)
+
+
+def test_model_shares_series_weights_across_layers():
+    """The model's one batched build of series weights gives the numbers each layer builds itself."""
     from qvit_lib.models import build_model
 
     model = build_model("hybrid-angle-cmx-pe", seed=3).double()
