@@ -230,6 +230,20 @@ def test_fourier_series_of_any_coefficients():
         torch.autograd.grad(grad_x.sum(), x)
 
 
+def test_series_in_token_chunks_equals_one_pass():
+    """Evaluating the tokens in chunks (cache-sized on large batches) changes no number."""
+    g = torch.Generator().manual_seed(6)
+    heads = (torch.rand(5, 7, 2, 4, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
+    thetas = [(torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (13, 13, 12)]
+    outputs = []
+    for chunk_tokens in (1_000_000, 4):  # one pass; chunks of 4 tokens, the last one shorter
+        weights = fused.layered_series_weights([thetas], 4, "angle")[0]
+        out = fused.evaluate_series(heads, weights, chunk_tokens=chunk_tokens)
+        outputs.append([out, *torch.autograd.grad((out * torch.linspace(0.5, 1.5, 6, dtype=torch.float64)).sum(), [heads, *thetas])])
+    for a, b in zip(*outputs):
+        assert torch.allclose(a, b, atol=1e-12, rtol=0)
+
+
 def test_model_shares_series_weights_across_layers():
     """The model's one batched build of series weights gives the numbers each layer builds itself."""
     from qvit_lib.models import build_model
