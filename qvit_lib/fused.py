@@ -449,7 +449,9 @@ class _FourierSeries(torch.autograd.Function):
         heads, _, m, tokens = features.shape
         grad = grad.contiguous()
         jacobian = result[:, k:].view(heads, k, d, tokens)
-        grad_x = (jacobian * grad[:, :, None]).sum(1)  # (H, d, T)
+        grad_x = jacobian[:, 0] * grad[:, :1]  # (H, d, T) = Σ_k ∂f_k/∂x · g_k, without a (K, d, T) temporary
+        for output in range(1, k):
+            grad_x.addcmul_(jacobian[:, output], grad[:, output : output + 1])
         grad_features = torch.bmm(grad, features.view(heads, 2 * m, tokens).transpose(1, 2))  # (H, K, 2M)
         derivative_rows = grad.new_zeros(heads, k * d, m)
         grad_cos = torch.cat([grad_features[:, :, :m], derivative_rows], dim=1)
