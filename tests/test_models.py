@@ -157,3 +157,19 @@ def test_attention_maps_are_distributions():
     assert torch.allclose(maps.sum(-1), torch.ones(5, 2, 4, 33), atol=1e-5)
     with pytest.raises(ValueError, match="no attention layers"):
         build_model("none-cmx-pe").attention_maps(tokens(2))
+
+
+@pytest.mark.parametrize("variant", ["classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe"])
+def test_a_training_step_runs_wherever_the_model_is(variant):
+    """Every constant the models use follows the model's device (no GPU needed to check this).
+
+    On PyTorch's "meta" device tensors have shapes but no data: a constant left on the CPU
+    would meet a meta tensor and raise, as it would meet a CUDA tensor on a GPU.
+    """
+    from torch.nn import functional as F
+
+    model = build_model(variant, seed=0).to("meta")
+    tokens, labels = torch.empty(4, 32, 32, device="meta"), torch.empty(4, device="meta")
+    loss = F.binary_cross_entropy_with_logits(model(tokens), labels)
+    loss.backward()
+    assert loss.device.type == "meta" and all(p.grad.device.type == "meta" for p in model.parameters())
