@@ -471,8 +471,8 @@ def evaluate_series(x: torch.Tensor, weights: SeriesWeights, chunk_tokens: int =
     """
     heads, d = x.shape[-2:]
     k = weights.constant.shape[-1]
-    chunks = x.reshape(-1, heads, d).split(chunk_tokens)
-    out = torch.cat([_FourierSeries.apply(chunk, *weights) for chunk in chunks], dim=-1)  # (H, K, T)
+    outs = [_FourierSeries.apply(chunk, *weights) for chunk in x.reshape(-1, heads, d).split(chunk_tokens)]
+    out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)  # (H, K, T)
     return out.permute(2, 0, 1).reshape(*x.shape[:-1], k)
 
 
