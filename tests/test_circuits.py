@@ -205,6 +205,12 @@ def test_circuit_frequencies_equal_the_full_series(d):
 def test_circuit_frequencies_for_four_qubits():
     used = fused.circuit_frequencies(4, "angle")
     assert len(used) == 33 and len(set(used.tolist())) == 33  # 7 of the 40 frequencies are never used
+    g = torch.Generator().manual_seed(1)
+    thetas = [torch.rand(3, n, generator=g, dtype=torch.float64) * 6 for n in (13, 13, 12)]
+    _, cos_coeffs, sin_coeffs = fused.circuit_fourier_coefficients(*thetas, 4, "angle")
+    reached = (cos_coeffs.abs() + sin_coeffs.abs()).amax(0) > 1e-12  # (K, M)
+    assert int(reached[:2].any(0).sum()) == 31 and int(reached[2:].any(0).sum()) == 26  # Q and K: 31; V: 26
+    assert set(torch.nonzero(reached.any(0))[:, 0].tolist()) == set(used.tolist())
     assert len(fused.circuit_frequencies(4, "hadamard")) == 0
     with pytest.raises(ValueError, match="unknown keep"):
         fused.fourier_series(torch.zeros(1, 1, 4), torch.zeros(1, 6), torch.zeros(1, 6, 40), torch.zeros(1, 6, 40), "angle", keep="sparse")
