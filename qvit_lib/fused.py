@@ -179,9 +179,11 @@ def compare_with_device(device: str, encoding: str, n_qubits: int = 4, n_inputs:
 # a Fourier series over the frequency vectors n ∈ {−1, 0, 1}^d (one of each ±n pair), with
 # coefficients that are fixed linear functions of M_k (Schuld, Sweke & Meyer 2021). For
 # d_h = 4 the loader allows 40 frequencies, of which the circuits' light cones reach 33
-# (:func:`circuit_frequencies`): per token and head 33 cosines and sines and two matrix
-# products with coefficients shared by all tokens — and for the paper's loader there are no
-# frequencies at all, only the constants c_k.
+# (:func:`circuit_frequencies`). The series is evaluated in the product basis of
+# :class:`ProductBasis` — the same 1 + 2·33 functions written as products of the single-qubit
+# cos x_j and sin x_j — so per token and head it costs 4 cosines, 4 sines, 66 products and one
+# matrix product with coefficients shared by all tokens. For the paper's loader there are
+# no frequencies at all, only the constants c_k.
 
 # Frequencies each loader puts on one qubit, and ρ_j in that basis: R[a, b, m] is the
 # coefficient of e^{i f_m x} in ρ_j[a, b].
@@ -292,8 +294,8 @@ def _coefficient_map(n_qubits: int, encoding: str, keep: str, dtype: torch.dtype
 
 def _circuit_series(
     theta_q: torch.Tensor, theta_k: torch.Tensor, theta_v: torch.Tensor, n_qubits: int, encoding: str, keep: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Constant (H, K), cos and sin coefficients (H, K, M) and frequencies (M, d) of the circuits.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Constant (H, K), cos and sin coefficients (H, K, M) of the circuits, over the frequencies of ``keep``.
 
     Two facts make this cheap and real. The ansatz starts with RX(θ₁) on every qubit, and
     RX(θ₁)RX(x) = RX(x + θ₁): the first layer only shifts the input, so mode n picks up the
@@ -324,7 +326,7 @@ def _circuit_series(
     first_rx = torch.cat([theta_qk[:, :d].unflatten(0, (2, heads)).transpose(0, 1), theta_v[:, None, :d].expand(heads, d, d)], dim=1)  # (H, K, d)
     phase = first_rx @ frequencies.T  # (H, K, M)
     amplitude = g[..., 1:]
-    return g[..., 0], amplitude * torch.cos(phase), -amplitude * torch.sin(phase), frequencies
+    return g[..., 0], amplitude * torch.cos(phase), -amplitude * torch.sin(phase)
 
 
 def circuit_fourier_coefficients(
@@ -335,7 +337,7 @@ def circuit_fourier_coefficients(
     For parameter vectors (H, ·): constant (H, K), cos and sin coefficients (H, K, M), with
     K = 2 + d outputs and the M frequencies of :func:`loader_frequencies` (how: :func:`_circuit_series`).
     """
-    return _circuit_series(theta_q, theta_k, theta_v, n_qubits, encoding, "all")[:3]
+    return _circuit_series(theta_q, theta_k, theta_v, n_qubits, encoding, "all")
 
 
 @functools.lru_cache(maxsize=None)
@@ -356,18 +358,69 @@ def circuit_frequencies(n_qubits: int, encoding: str) -> torch.Tensor:
     return torch.nonzero(used)[:, 0]
 
 
+class ProductBasis(NamedTuple):
+    """Products of the single-qubit cos x_j and sin x_j that span a set of Fourier modes.
+
+    By the angle-addition formulas, cos(n·x) and sin(n·x) are sums of products of cos x_j and
+    sin x_j over the qubits j with n_j ≠ 0 — the *support* of n. For the angle loader these
+    products are, up to sign, the expectation values of the Pauli strings in {I, Z, Y}^d on the
+    loaded state, since ρ_j = ½(I + cos x_j Z − sin x_j Y). The features are grouped by support:
+    feature 0 is the constant 1, then for each support S (in ``supports``, every one after its
+    prefix S without its last qubit) the 2^|S| products ⊗_{j∈S} (cos x_j, sin x_j), starting at
+    ``offsets``. Each group is one multiplication of its prefix by one qubit's (cos, sin), so
+    the series needs d cosines and d sines per token and head, not one per frequency.
+    """
+
+    supports: tuple[tuple[int, ...], ...]
+    offsets: tuple[int, ...]
+    size: int
+
+
+@functools.lru_cache(maxsize=None)
+def product_basis(frequencies: tuple[tuple[int, ...], ...]) -> tuple[ProductBasis, torch.Tensor]:
+    """The product basis of some frequency vectors n (each with entries −1, 0, 1), and the map L.
+
+    L (1 + 2M, size), float64, gives the Fourier features (1, cos n_m·x, sin n_m·x) as L times
+    the product features: cos(n·x) + i sin(n·x) = Π_{j∈S} (cos x_j + i n_j sin x_j), so the
+    product with sines on the qubits T ⊆ S enters with i^|T| Π_{j∈T} n_j — real part for the
+    cosine, imaginary part for the sine. Every entry of L is 0 or ±1.
+    """
+    used = {tuple(j for j, n in enumerate(f) if n) for f in frequencies}
+    closed = set(used)
+    for support in used:  # every prefix of a group is built first (single qubits need none)
+        closed.update(support[:length] for length in range(2, len(support)))
+    supports = tuple(sorted(closed, key=lambda s: (len(s), s)))
+    offsets, size = [], 1
+    for support in supports:
+        offsets.append(size)
+        size += 2 ** len(support)
+    basis = ProductBasis(supports, tuple(offsets), size)
+    m = len(frequencies)
+    fourier_from_products = torch.zeros(1 + 2 * m, size, dtype=torch.float64)
+    fourier_from_products[0, 0] = 1
+    for row, frequency in enumerate(frequencies):
+        support = tuple(j for j, n in enumerate(frequency) if n)
+        offset = offsets[supports.index(support)]
+        for choice in range(2 ** len(support)):  # bit i (most significant first): sine on support[i]
+            sines = [j for i, j in enumerate(support) if choice >> (len(support) - 1 - i) & 1]
+            sign = math.prod(frequency[j] for j in sines)
+            fourier_from_products[1 + row, offset + choice] = (1, 0, -1, 0)[len(sines) % 4] * sign
+            fourier_from_products[1 + m + row, offset + choice] = (0, 1, 0, -1)[len(sines) % 4] * sign
+    return basis, fourier_from_products
+
+
 class SeriesWeights(NamedTuple):
     """A Fourier series c_k + Σ_n a_kn cos(n·x) + b_kn sin(n·x), laid out for evaluation.
 
-    ``frequencies`` (M, d); ``constant`` (H, K); ``rows_cos`` and ``rows_sin`` (H, K·(1 + d), M):
-    the K outputs' coefficients a and b, then the rows of the derivatives ∂f_k/∂x_j, which are
-    Fourier series in the same features: ∂/∂x_j [a cos(n·x) + b sin(n·x)] = n_j (b cos − a sin).
+    ``rows`` (H, K·(1 + d), ``basis.size``): the K outputs, then the rows of their derivatives
+    ∂f_k/∂x_j, each written over the features of :class:`ProductBasis` ``basis``. The
+    derivatives are Fourier series in the same modes (∂/∂x_j [a cos(n·x) + b sin(n·x)] =
+    n_j (b cos − a sin)), so one product with the features gives the outputs and their Jacobian.
     """
 
-    frequencies: torch.Tensor
-    constant: torch.Tensor
-    rows_cos: torch.Tensor
-    rows_sin: torch.Tensor
+    rows: torch.Tensor
+    n_outputs: int
+    basis: ProductBasis
 
 
 def series_weights(
@@ -380,19 +433,48 @@ def series_weights(
     """
     if keep not in ("circuits", "all"):
         raise ValueError(f"unknown keep {keep!r}; valid: circuits, all")
-    frequencies = loader_frequencies(n_qubits, encoding).to(cos_coeffs)
     if keep == "circuits":
         order = circuit_frequencies(n_qubits, encoding).to(cos_coeffs.device)
-        frequencies, cos_coeffs, sin_coeffs = frequencies[order], cos_coeffs[..., order], sin_coeffs[..., order]
-    return _arrange(constant, cos_coeffs, sin_coeffs, frequencies)
+        cos_coeffs, sin_coeffs = cos_coeffs[..., order], sin_coeffs[..., order]
+    return _arrange(constant, cos_coeffs, sin_coeffs, _kept_frequencies(n_qubits, encoding, keep), n_qubits)
 
 
-def _arrange(constant: torch.Tensor, cos_coeffs: torch.Tensor, sin_coeffs: torch.Tensor, frequencies: torch.Tensor) -> SeriesWeights:
-    """Append the derivative rows n_j (b, −a) under the coefficient rows (a, b)."""
-    n = frequencies.T  # (d, M)
-    rows_cos = torch.cat([cos_coeffs, (sin_coeffs[:, :, None] * n).flatten(1, 2)], dim=1)
-    rows_sin = torch.cat([sin_coeffs, (-cos_coeffs[:, :, None] * n).flatten(1, 2)], dim=1)
-    return SeriesWeights(frequencies, constant, rows_cos, rows_sin)
+@functools.lru_cache(maxsize=None)
+def _kept_frequencies(n_qubits: int, encoding: str, keep: str) -> tuple[tuple[int, ...], ...]:
+    """The frequency vectors of ``keep`` ("all" or "circuits") as plain integers, in series order."""
+    frequencies = loader_frequencies(n_qubits, encoding)
+    if keep == "circuits":
+        frequencies = frequencies[circuit_frequencies(n_qubits, encoding)]
+    return tuple(map(tuple, frequencies.tolist()))
+
+
+@functools.lru_cache(maxsize=None)
+def _row_map(frequencies: tuple[tuple[int, ...], ...], n_qubits: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The fixed map from an output's coefficients (c | a | b) to its rows in the product basis.
+
+    (1 + 2M, (1 + d)·size): the output's own row, then its derivative ∂/∂x_j for each qubit j,
+    whose coefficients are (0 | n_j b | −n_j a).
+    """
+    basis, fourier_from_products = product_basis(frequencies)
+    n = torch.tensor(frequencies, dtype=torch.float64).reshape(len(frequencies), n_qubits).T  # (d, M)
+    m = n.shape[1]
+    maps = [fourier_from_products]
+    for n_j in n:
+        derivative = torch.zeros(1 + 2 * m, 1 + 2 * m, dtype=torch.float64)
+        derivative[1 + m :, 1 : 1 + m] = torch.diag(n_j)  # b_n → n_j b_n on cos(n·x)
+        derivative[1 : 1 + m, 1 + m :] = -torch.diag(n_j)  # a_n → −n_j a_n on sin(n·x)
+        maps.append(derivative @ fourier_from_products)
+    return torch.cat(maps, dim=1).to(device, dtype)
+
+
+def _arrange(
+    constant: torch.Tensor, cos_coeffs: torch.Tensor, sin_coeffs: torch.Tensor, frequencies: tuple[tuple[int, ...], ...], n_qubits: int
+) -> SeriesWeights:
+    """The K output rows, then the K·d derivative rows (k, j), over the product basis of ``frequencies``."""
+    basis = product_basis(frequencies)[0]
+    coefficients = torch.cat([constant[..., None], cos_coeffs, sin_coeffs], dim=-1)  # (H, K, 1 + 2M)
+    rows = (coefficients @ _row_map(frequencies, n_qubits, coefficients.dtype, coefficients.device)).unflatten(-1, (-1, basis.size))  # (H, K, 1 + d, size)
+    return SeriesWeights(torch.cat([rows[:, :, 0], rows[:, :, 1:].flatten(1, 2)], dim=1), constant.shape[-1], basis)
 
 
 def layered_series_weights(thetas: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], n_qubits: int, encoding: str) -> list[SeriesWeights]:
@@ -404,59 +486,87 @@ def layered_series_weights(thetas: list[tuple[torch.Tensor, torch.Tensor, torch.
     """
     sizes = [theta_q.shape[0] for theta_q, _, _ in thetas]
     stacked = [torch.cat(parts) for parts in zip(*thetas)]
-    constant, cos_coeffs, sin_coeffs, frequencies = _circuit_series(*stacked, n_qubits, encoding, "circuits")
-    weights = _arrange(constant, cos_coeffs, sin_coeffs, frequencies)
-    return [SeriesWeights(frequencies, *parts) for parts in zip(*(part.split(sizes) for part in weights[1:]))]
+    constant, cos_coeffs, sin_coeffs = _circuit_series(*stacked, n_qubits, encoding, "circuits")
+    weights = _arrange(constant, cos_coeffs, sin_coeffs, _kept_frequencies(n_qubits, encoding, "circuits"), n_qubits)
+    return [SeriesWeights(rows, weights.n_outputs, weights.basis) for rows in weights.rows.split(sizes)]
+
+
+def _tokens_last(x: torch.Tensor) -> torch.Tensor:
+    """x (T, C) transposed into a contiguous (C, T).
+
+    On a CPU as the product with the identity: exact for finite entries (each output is one
+    entry times 1 plus zeros), and the matrix library transposes such a long, thin matrix
+    several times faster than PyTorch's strided copy. On a GPU, where a matrix product might
+    run in reduced precision (TF32), a plain copy.
+    """
+    if x.device.type == "cpu":
+        return torch.mm(torch.eye(x.shape[1], dtype=x.dtype), x.T)
+    return x.T.contiguous()
+
+
+def product_features(x: torch.Tensor, basis: ProductBasis) -> torch.Tensor:
+    """The features of ``basis`` for tokens x (T, H, d): (H, basis.size, T), tokens last."""
+    tokens, heads, d = x.shape
+    angles = _tokens_last(x.reshape(tokens, heads * d)).view(heads, d, tokens)
+    trig = x.new_empty(heads, d, 2, tokens)  # (cos x_j, sin x_j)
+    torch.cos(angles, out=trig[:, :, 0])
+    torch.sin(angles, out=trig[:, :, 1])
+    features = x.new_empty(heads, basis.size, tokens)
+    features[:, 0] = 1
+    start = dict(zip(basis.supports, basis.offsets))
+    for support, offset in zip(basis.supports, basis.offsets):
+        size = 2 ** len(support)
+        if len(support) == 1:
+            features[:, offset : offset + 2] = trig[:, support[0]]
+            continue
+        prefix = support[:-1]
+        prefix_features = trig[:, prefix[0]] if len(prefix) == 1 else features[:, start[prefix] : start[prefix] + size // 2]
+        torch.mul(prefix_features[:, :, None], trig[:, support[-1], None], out=features[:, offset : offset + size].view(heads, size // 2, 2, tokens))
+    return features
 
 
 class _FourierSeries(torch.autograd.Function):
-    """Evaluate a :class:`SeriesWeights` for tokens x (T, H, d): outputs (H, K, T), tokens last.
+    """Evaluate :class:`SeriesWeights` for tokens x (T, H, d): outputs (H, K, T), tokens last.
 
-    Tokens last makes every step a long contiguous row: one (M × d) product per head for the
-    phases N x (read straight from the tokens-first input), one cosine and one sine into the
-    features F = (cos N x, sin N x), and two batched products W·F. Those yield each output
-    *and* its Jacobian ∂f_k/∂x_j at once (the derivative rows of the weights), so the backward
-    contracts the Jacobian with the incoming gradient and makes one product g Fᵀ for the
-    coefficients. The derivative rows get no gradient: the outputs do not depend on them.
+    Tokens last makes every step a long contiguous row: d cosines and d sines per head, the
+    product features (:func:`product_features`), and one batched product W·F. That product
+    yields each output *and* its Jacobian ∂f_k/∂x_j (the derivative rows of the weights), so
+    the backward contracts the Jacobian with the incoming gradient and makes one product
+    g Fᵀ for all coefficients. The derivative rows get no gradient: the outputs do not
+    depend on them.
     """
 
     @staticmethod
-    def forward(ctx, x, frequencies, constant, rows_cos, rows_sin):  # type: ignore[override]
+    def forward(ctx, x, rows, k, basis):  # type: ignore[override]
         tokens, heads, d = x.shape
-        k, m = constant.shape[1], rows_cos.shape[-1]
-        if m == 0:  # a loader without frequencies: the output ignores x
+        if not basis.supports:  # a loader without frequencies: the output ignores x
             ctx.blind, ctx.x_shape = True, x.shape
-            return constant[:, :, None].expand(heads, k, tokens).contiguous()
+            return rows[:, :k, :1].expand(heads, k, tokens).contiguous()
         ctx.blind = False
-        phase = torch.bmm(frequencies.expand(heads, m, d), x.permute(1, 2, 0))  # (H, M, T)
-        features = x.new_empty(heads, 2, m, tokens)
-        torch.cos(phase, out=features[:, 0])
-        torch.sin(phase, out=features[:, 1])
-        # One product over all outputs and frequencies: for these shapes the matrix library is
-        # faster with one tall product than with smaller per-circuit ones (measured; chapter 8).
-        result = torch.bmm(rows_cos, features[:, 0]).baddbmm_(rows_sin, features[:, 1])  # (H, K(1+d), T)
+        features = product_features(x, basis)
+        result = torch.bmm(rows, features)  # (H, K(1+d), T): outputs, then their Jacobian
         ctx.save_for_backward(features, result)
         ctx.k, ctx.d = k, d
-        return result[:, :k] + constant[:, :, None]
+        return result[:, :k]
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):  # type: ignore[override]
         if ctx.blind:
-            return grad.new_zeros(ctx.x_shape), None, grad.sum(-1), None, None
+            heads, k = grad.shape[:2]
+            grad_rows = torch.cat([grad.sum(-1, keepdim=True), grad.new_zeros(heads, k * ctx.x_shape[-1], 1)], dim=1)
+            return grad.new_zeros(ctx.x_shape), grad_rows, None, None
         features, result = ctx.saved_tensors
         k, d = ctx.k, ctx.d
-        heads, _, m, tokens = features.shape
+        heads, size, tokens = features.shape
         grad = grad.contiguous()
         jacobian = result[:, k:].view(heads, k, d, tokens)
         grad_x = jacobian[:, 0] * grad[:, :1]  # (H, d, T) = Σ_k ∂f_k/∂x · g_k, without a (K, d, T) temporary
         for output in range(1, k):
             grad_x.addcmul_(jacobian[:, output], grad[:, output : output + 1])
-        grad_features = torch.bmm(grad, features.view(heads, 2 * m, tokens).transpose(1, 2))  # (H, K, 2M)
-        derivative_rows = grad.new_zeros(heads, k * d, m)
-        grad_cos = torch.cat([grad_features[:, :, :m], derivative_rows], dim=1)
-        grad_sin = torch.cat([grad_features[:, :, m:], derivative_rows], dim=1)
-        return grad_x.permute(2, 0, 1), None, grad.sum(-1), grad_cos, grad_sin
+        grad_outputs = torch.bmm(grad, features.transpose(1, 2))  # (H, K, size)
+        grad_rows = torch.cat([grad_outputs, grad_outputs.new_zeros(heads, k * d, size)], dim=1)
+        return grad_x.permute(2, 0, 1), grad_rows, None, None
 
 
 SERIES_CHUNK_TOKENS = 16_384  # a batch of 512 events of 32 tokens: one chunk
@@ -465,12 +575,12 @@ SERIES_CHUNK_TOKENS = 16_384  # a batch of 512 events of 32 tokens: one chunk
 def evaluate_series(x: torch.Tensor, weights: SeriesWeights, chunk_tokens: int = SERIES_CHUNK_TOKENS) -> torch.Tensor:
     """The series of ``weights`` at inputs x (..., H, d): (..., H, K).
 
-    Tokens go through in chunks of ``chunk_tokens``: a chunk's cosines, sines and products
-    (about 17 MB at 16 384 tokens and four heads) stay in the processor's cache between one
+    Tokens go through in chunks of ``chunk_tokens``: a chunk's features and products (about
+    17 MB at 16 384 tokens and four heads) stay in the processor's cache between one
     operation and the next; the whole of a large batch would not.
     """
     heads, d = x.shape[-2:]
-    k = weights.constant.shape[-1]
+    k = weights.n_outputs
     outs = [_FourierSeries.apply(chunk, *weights) for chunk in x.reshape(-1, heads, d).split(chunk_tokens)]
     out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)  # (H, K, T)
     return out.permute(2, 0, 1).reshape(*x.shape[:-1], k)

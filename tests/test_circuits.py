@@ -68,8 +68,8 @@ def test_the_comparison_can_fail():
     original = fused._circuit_series
 
     def wrong(*args):
-        constant, cos, sin, frequencies = original(*args)
-        return constant, cos, -sin, frequencies
+        constant, cos, sin = original(*args)
+        return constant, cos, -sin
 
     try:
         fused._circuit_series = wrong
@@ -214,6 +214,29 @@ def test_circuit_frequencies_for_four_qubits():
     assert len(fused.circuit_frequencies(4, "hadamard")) == 0
     with pytest.raises(ValueError, match="unknown keep"):
         fused.fourier_series(torch.zeros(1, 1, 4), torch.zeros(1, 6), torch.zeros(1, 6, 40), torch.zeros(1, 6, 40), "angle", keep="sparse")
+
+
+@pytest.mark.parametrize("keep", ["all", "circuits"])
+@pytest.mark.parametrize("d", [2, 3, 4])
+def test_product_basis_spans_the_fourier_modes_exactly(d, keep):
+    """cos(n·x) and sin(n·x) are ±1 combinations of products of the single-qubit cos x_j, sin x_j."""
+    frequencies = fused._kept_frequencies(d, "angle", keep)
+    basis, fourier_from_products = fused.product_basis(frequencies)
+    assert set(fourier_from_products.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    assert basis.size == 1 + 2 * len(frequencies)  # the light cones keep whole groups of modes
+    for support in basis.supports:  # each group is built on its prefix
+        assert len(support) == 1 or len(support) == 2 or support[:-1] in basis.supports
+    x = torch.rand(50, 3, d, generator=torch.Generator().manual_seed(d), dtype=torch.float64) * 8 - 4
+    phase = x @ torch.tensor(frequencies, dtype=torch.float64).T  # (T, H, M)
+    fourier = torch.cat([torch.ones_like(phase[..., :1]), torch.cos(phase), torch.sin(phase)], dim=-1)  # (T, H, 1 + 2M)
+    products = fused.product_features(x, basis)  # (H, size, T)
+    assert torch.allclose(torch.einsum("fp,hpt->thf", fourier_from_products, products), fourier, atol=1e-13, rtol=0)
+
+
+def test_product_basis_of_the_four_qubit_circuits():
+    basis, _ = fused.product_basis(fused._kept_frequencies(4, "angle", "circuits"))
+    assert basis.size == 67  # the constant and 66 products: 4 cosines and 4 sines per token and head
+    assert set(basis.supports) == {(0,), (0, 1), (0, 2), (1, 2), (2, 3), (0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3), (0, 1, 2, 3)}
 
 
 def test_fourier_series_of_any_coefficients():
