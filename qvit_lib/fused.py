@@ -283,9 +283,8 @@ def _coefficient_map(n_qubits: int, encoding: str, keep: str, dtype: torch.dtype
     frequencies n (``keep`` "all": :func:`loader_frequencies`; "circuits":
     :func:`circuit_frequencies`) — and those frequency vectors (M, d).
     """
-    grid, half = _spectrum(n_qubits, encoding)
-    if keep == "circuits":
-        half = half[circuit_frequencies(n_qubits, encoding)]
+    grid, _ = _spectrum(n_qubits, encoding)
+    half = _kept_modes(n_qubits, encoding, keep)
     spectrum = _spectrum_map(n_qubits, encoding)
     zero = int(torch.nonzero((grid == 0).all(-1))[0, 0])
     coefficient_map = torch.cat([spectrum[:, zero : zero + 1], 2 * spectrum[:, half]], dim=1)
@@ -439,13 +438,16 @@ def series_weights(
     return _arrange(constant, cos_coeffs, sin_coeffs, _kept_frequencies(n_qubits, encoding, keep), n_qubits)
 
 
+def _kept_modes(n_qubits: int, encoding: str, keep: str) -> torch.Tensor:
+    """Indices into the loader's frequency grid of the modes ``keep`` ("all" or "circuits") evaluates."""
+    half = _spectrum(n_qubits, encoding)[1]
+    return half[circuit_frequencies(n_qubits, encoding)] if keep == "circuits" else half
+
+
 @functools.lru_cache(maxsize=None)
 def _kept_frequencies(n_qubits: int, encoding: str, keep: str) -> tuple[tuple[int, ...], ...]:
-    """The frequency vectors of ``keep`` ("all" or "circuits") as plain integers, in series order."""
-    frequencies = loader_frequencies(n_qubits, encoding)
-    if keep == "circuits":
-        frequencies = frequencies[circuit_frequencies(n_qubits, encoding)]
-    return tuple(map(tuple, frequencies.tolist()))
+    """The frequency vectors of ``keep`` as plain integers, in series order."""
+    return tuple(map(tuple, _spectrum(n_qubits, encoding)[0][_kept_modes(n_qubits, encoding, keep)].tolist()))
 
 
 @functools.lru_cache(maxsize=None)
