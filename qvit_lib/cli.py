@@ -8,14 +8,23 @@ import sys
 from collections.abc import Sequence
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer_at_least(minimum: int, what: str):
+    """An argparse type for integers >= ``minimum``, with a message that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_at_least(1, "positive")
+_seed = _integer_at_least(0, "non-negative")
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -23,7 +32,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     if args.n % 2:
         raise SystemExit(f"simulate: --n must be even (half photons, half electrons), got {args.n}")
-    paths = write_dataset(args.out, args.n, seed=args.seed, progress=not args.quiet)
+    paths = write_dataset(args.out, args.n, seed=args.seed, progress=not args.quiet, overwrite=args.overwrite)
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -48,9 +57,9 @@ def _cmd_separability(args: argparse.Namespace) -> int:
         n = min(2 * args.n_per_class, dataset.split_size("train"))
         energy, labels = dataset.load("train", n, normalise=False)
         kind = dataset.describe()["kind"]
+    print(f"data: {kind}, {len(labels)} events of the training split")
     linear = separability_auc(energy, labels, seed=args.seed)
     trees = pixel_separability_auc(energy, labels, seed=args.seed)
-    print(f"data: {kind}, {len(labels)} events")
     print(f"logistic regression on {', '.join(SEPARABILITY_FEATURES)}: test AUC {linear:.3f}")
     print(f"gradient-boosted trees on the central 7x11 crystals:   test AUC {trees:.3f}")
     return 0
@@ -60,14 +69,14 @@ def _cmd_params(args: argparse.Namespace) -> int:
     from .models import ViTConfig, parameter_table
 
     hyper = {"n_layers": args.n_layers, "d_token": args.d_token, "n_heads": args.n_heads, "d_ff": args.d_ff, "d_patch": args.d_patch}
-    try:
-        ViTConfig(**hyper)
-    except ValueError as err:
-        raise SystemExit(f"params: {err}") from None
+    ViTConfig(**hyper)  # the hyper-parameters themselves (a ConfigError if not valid)
     print(f"hyper-parameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}")
     print(f"{'variant':24s} {'model':>7s} {'formula':>8s} {'paper':>7s}")
     for row in parameter_table(**hyper):
-        print(f"{row['variant']:24s} {row['parameters']:7d} {row['formula']:8d} {row['paper'] or '-':>7}")
+        if row["parameters"] is None:
+            print(f"{row['variant']:24s} {'-':>7s} {'-':>8s} {'-':>7s}  not defined: {row['reason']}")
+        else:
+            print(f"{row['variant']:24s} {row['parameters']:7d} {row['formula']:8d} {row['paper'] or '-':>7}")
     return 0
 
 
@@ -82,18 +91,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .experiments import check_variant, get_protocol, result_paths, run_variant
-    from .training import TrainingDiverged, distributed_rank, init_distributed_from_env
+    from .training import distributed_rank, init_distributed_from_env
 
-    try:
-        check_variant(args.variant)
-        get_protocol(args.protocol)
-    except ValueError as err:
-        raise SystemExit(f"train: {err}") from None
+    check_variant(args.variant)
+    get_protocol(args.protocol)
     init_distributed_from_env()  # under torchrun: data-parallel over the processes
-    try:
-        record = run_variant(args.variant, args.protocol, seed=args.seed, resume=args.resume)
-    except TrainingDiverged as err:
-        raise SystemExit(f"train: {err}") from None
+    resume = f"python -m qvit_lib train --variant {args.variant} --protocol {args.protocol} --seed {args.seed} --resume"
+    record = _interruptible(lambda: run_variant(args.variant, args.protocol, seed=args.seed, resume=args.resume), resume)
     if distributed_rank()[0] != 0:
         return 0
     test = record["test"]
@@ -106,13 +110,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiments import get_protocol, sweep
 
-    try:
-        get_protocol(args.protocol)
-    except ValueError as err:
-        raise SystemExit(f"sweep: {err}") from None
-    for variant, seed, status in sweep(args.protocol, seeds=tuple(args.seeds)):
+    get_protocol(args.protocol)
+    again = f"python -m qvit_lib sweep --protocol {args.protocol}"
+    for variant, seed, status in _interruptible(lambda: sweep(args.protocol, seeds=tuple(args.seeds)), again):
         print(f"{variant:24s} seed {seed}: {status}")
     return 0
+
+
+def _interruptible(work, resume_command: str):
+    """Run ``work()``; on Ctrl-C say what was kept and how to go on, then exit with 130."""
+    from .errors import TrainingInterrupted
+
+    try:
+        return work()
+    except TrainingInterrupted as stop:
+        print(f"interrupted: {stop}\nto continue: {resume_command}", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,18 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="simulate electron and photon showers into HDF5 files in the CMS format")
     sim.add_argument("--n", type=_positive_int, required=True, help="number of events, half photons and half electrons (even)")
     sim.add_argument("--out", required=True, help="a .h5/.hdf5 file (one mixed file) or a directory (one file per class)")
-    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives identical files")
+    sim.add_argument("--seed", type=_seed, default=0, help="random seed, >= 0 (default 0); the same seed gives the same events")
+    sim.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(run=_cmd_simulate)
 
     info = commands.add_parser("info", help="describe a data file or directory: events per class, shapes, ranges, simulation or CMS")
-    info.add_argument("path", help="an HDF5 file or a directory holding the photon and electron files")
+    info.add_argument("path", nargs="?", default=None, help="an HDF5 file or a directory holding the photon and electron files (default: $QVIT_DATA or the committed sample)")
     info.set_defaults(run=_cmd_info)
 
     sep = commands.add_parser("separability", help="how separable electrons and photons are: shower-shape and pixel baselines")
     sep.add_argument("path", nargs="?", default=None, help="data location (default: $QVIT_DATA or the committed sample)")
     sep.add_argument("--n-per-class", type=_positive_int, default=10000, help="events per class to use (default 10000)")
-    sep.add_argument("--seed", type=int, default=0)
+    sep.add_argument("--seed", type=_seed, default=0, help="seed of the split between fit and test halves (default 0)")
     sep.set_defaults(run=_cmd_separability)
 
     params = commands.add_parser("params", help="trainable parameters of every variant: model, closed-form formula, paper")
@@ -151,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description=f"Train one variant. Protocols — {protocols}.")
     train.add_argument("--variant", required=True, help="<attention>-<pooling>-<pe|nope>, e.g. hybrid-angle-cmx-pe (see `params` for all)")
     train.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
-    train.add_argument("--seed", type=int, default=0, help="seed of the weights and the shuffling (default 0)")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the shuffling, >= 0 (default 0)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     train.set_defaults(run=_cmd_train)
 
@@ -160,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "finished runs are skipped and interrupted ones resumed. Under torchrun the runs are shared "
                              f"between the processes. Protocols — {protocols}.")
     sw.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
-    sw.add_argument("--seeds", type=int, nargs="+", default=list(SWEEP_SEEDS), help="seeds for the cmx-pe variants (default 0 1 2)")
+    sw.add_argument("--seeds", type=_seed, nargs="+", default=list(SWEEP_SEEDS), help="seeds for the cmx-pe variants (default 0 1 2)")
     sw.set_defaults(run=_cmd_sweep)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
@@ -174,11 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .data import DataError
+    """Run one command. The library's own errors (:class:`~qvit_lib.errors.QvitError`: bad
+    data, arguments, checkpoints; a diverged run) print ``error: …`` and exit with 2; any
+    other exception is a bug and keeps its traceback."""
+    from .errors import QvitError
 
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except DataError as err:
+    except QvitError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

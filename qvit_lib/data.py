@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from .config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR
+from .errors import ConfigError, DataError
 from .simulation import ELECTRON, IMAGE_SIZE, PHOTON, SIMULATOR_NAME, SIMULATOR_VERSION
 
 SPLITS = ("train", "val", "test")
@@ -43,8 +44,6 @@ CLASS_NAMES = {PHOTON: "photon", ELECTRON: "electron"}
 Channels = Literal["energy", "time", "both"]
 
 
-class DataError(ValueError):
-    """A data file or location that cannot be used, with the reason and the path."""
 
 
 # --------------------------------------------------------------------------------------
@@ -112,9 +111,11 @@ def _checked_part(path: Path, handle) -> _Part:
 
     expected = "expected datasets X (N, 32, 32, 2) float32 and y (N,) float32"
     for name in ("X", "y"):
+        _check_link(path, handle, name)
         if name not in handle or not isinstance(handle[name], h5py.Dataset):
             found = ", ".join(sorted(handle.keys())) or "nothing"
             raise DataError(f"{path}: no dataset '{name}' (found: {found}); {expected}")
+        _check_virtual_sources(path, handle[name])
     X, y_ds = handle["X"], handle["y"]
     if X.ndim != 4 or X.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 2):
         raise DataError(f"{path}: field 'X' has shape {X.shape}; {expected}")
@@ -135,7 +136,63 @@ def _checked_part(path: Path, handle) -> _Part:
         row = int(np.argmax(bad))
         raise DataError(f"{path}: field 'y' must be 0 (photon) or 1 (electron); event {row} has y = {y[row].item()}")
     attrs = {key: (value.decode() if isinstance(value, bytes) else value) for key, value in handle.attrs.items()}
-    return _Part(path, handle, X, y.astype(np.int64), attrs, y.dtype)
+    part = _Part(path, handle, X, y.astype(np.int64), attrs, y.dtype)
+    probe = np.arange(min(len(y), _PROBE_EVENTS))  # cheap: one compressed chunk
+    _check_values(part, probe, _read_rows(part, probe, 0), -1)
+    return part
+
+
+_PROBE_EVENTS = 64  # events read when a file is opened, to refuse files of empty or broken images
+
+
+def _check_link(path: Path, handle, name: str) -> None:
+    """An external or soft link named ``name`` must lead to an existing object."""
+    import h5py
+
+    link = handle.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        target = Path(link.filename)
+        target = target if target.is_absolute() else path.parent / target
+        if not target.is_file():
+            raise DataError(f"{path}: field '{name}' is an external link to {target}, which does not exist")
+        with h5py.File(target, "r") as other:
+            if link.path not in other:
+                raise DataError(f"{path}: field '{name}' links to '{link.path}' in {target}, which has no such object")
+    elif isinstance(link, h5py.SoftLink) and name not in handle:
+        raise DataError(f"{path}: field '{name}' is a soft link to '{link.path}', which does not exist in the file")
+
+
+def _check_virtual_sources(path: Path, dataset) -> None:
+    """A virtual dataset whose source files are gone reads as its fill value: refuse it."""
+    if not dataset.is_virtual:
+        return
+    import h5py
+
+    field = dataset.name.lstrip("/")
+    for source in dataset.virtual_sources():
+        if source.file_name == ".":  # a source inside this same file
+            found = source.dset_name in dataset.file
+            where = path
+        else:  # HDF5 looks beside the virtual file and relative to the working directory
+            candidates = [path.parent / source.file_name, Path(source.file_name)]
+            where = next((c for c in candidates if c.is_file()), candidates[0])
+            if not where.is_file():
+                raise DataError(f"{path}: field '{field}' is a virtual dataset whose source file {where} does not exist; its events would read as zeros")
+            with h5py.File(where, "r") as other:
+                found = source.dset_name in other
+        if not found:
+            raise DataError(f"{path}: field '{field}' is a virtual dataset whose source '{source.dset_name}' is missing from {where}; its events would read as zeros")
+
+
+def _check_labels(part: _Part, label: int) -> None:
+    """Every event of a one-class file carries that class's label."""
+    wrong = part.y != label
+    if wrong.any():
+        row = int(np.argmax(wrong))
+        raise DataError(
+            f"{part.path}: the {CLASS_NAMES[label]} file must have y = {label} for every event; "
+            f"event {row} has y = {part.y[row].item()} ({int(wrong.sum())} of {len(wrong)} events are labelled otherwise)"
+        )
 
 
 def _read_rows(part: _Part, rows: np.ndarray, channel: slice | int) -> np.ndarray:
@@ -167,9 +224,12 @@ def _check_values(part: _Part, rows: np.ndarray, images: np.ndarray, energy_inde
     if not finite.all():
         row = int(rows[np.argmin(finite)])
         raise DataError(f"{part.path}: field 'X' has NaN or infinite values in event {row}")
-    if energy_index is None:
+    if energy_index is None or len(images) == 0:
         return
     energy = images if energy_index == -1 else images[..., energy_index]
+    if not energy.any():
+        which = f"event {int(rows[0])}" if len(rows) == 1 else f"all {len(rows)} events read"
+        raise DataError(f"{part.path}: field 'X' has no energy anywhere in {which}; expected showers (energy > 0 around the centre)")
     negative = (energy < 0).reshape(len(images), -1).any(axis=1)
     if negative.any():
         row = int(rows[np.argmax(negative)])
@@ -198,7 +258,7 @@ class EcalDataset:
         on_imbalance: Literal["truncate", "error"] = "truncate",
     ) -> None:
         if on_imbalance not in ("truncate", "error"):
-            raise ValueError(f"on_imbalance must be 'truncate' or 'error', got {on_imbalance!r}")
+            raise ConfigError(f"on_imbalance must be 'truncate' or 'error', got {on_imbalance!r}")
         self.location = resolve_location(location)
         self.seed = seed
         self._parts: list[_Part] = []
@@ -216,12 +276,7 @@ class EcalDataset:
             for path, label in ((photon_path, PHOTON), (electron_path, ELECTRON)):
                 part = _open_part(path)
                 self._parts.append(part)
-                wrong = part.y != label
-                if wrong.any():
-                    row = int(np.argmax(wrong))
-                    raise DataError(
-                        f"{path}: the {CLASS_NAMES[label]} file must have y = {label} for every event; event {row} has y = {part.y[row].item()}"
-                    )
+                _check_labels(part, label)
                 part.rows[label] = np.arange(len(part.y))
         else:
             part = _open_part(self.location)
@@ -284,7 +339,7 @@ class EcalDataset:
     def describe(self) -> dict[str, object]:
         """What the data is: kind, files, events per class and split, simulator settings."""
         info: dict[str, object] = {
-            "kind": "simulation (qvit_lib)" if self.is_simulation else "CMS open data (no simulator attributes)",
+            "kind": "simulation (qvit_lib)" if self.is_simulation else "CMS-format data, not our simulation (no simulator attributes)",
             "files": [str(p) for p in self.files],
             "events_per_class": self.n_per_class,
             "split_sizes": {name: self.split_size(name) for name in SPLITS},
@@ -302,7 +357,7 @@ class EcalDataset:
     # ----- reading
     def _split(self, split: str) -> np.ndarray:
         if split not in self._splits:
-            raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+            raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
         return self._splits[split]
 
     def load(
@@ -322,11 +377,11 @@ class EcalDataset:
         events = self._split(split)
         if n is not None:
             if n < 0:
-                raise ValueError(f"n must be >= 0, got {n}")
+                raise ConfigError(f"n must be >= 0, got {n}")
             events = events[:n]
         selectors: dict[str, slice | int] = {"energy": 0, "time": 1, "both": slice(None)}
         if channels not in selectors:
-            raise ValueError(f"channels must be 'energy', 'time' or 'both'; got {channels!r}")
+            raise ConfigError(f"channels must be 'energy', 'time' or 'both'; got {channels!r}")
         energy_index = {"energy": -1, "time": None, "both": 0}[channels]
         shape = (len(events), IMAGE_SIZE, IMAGE_SIZE) + ((2,) if channels == "both" else ())
         images = np.empty(shape, dtype=np.float32)
@@ -382,6 +437,8 @@ class EcalDataset:
 
 def normalise_energy(energy: np.ndarray) -> np.ndarray:
     """Scale each event (first axis) so its most energetic crystal is 1; empty events stay 0."""
+    if len(energy) == 0:
+        return energy.copy()
     peak = energy.reshape(len(energy), -1).max(axis=1)
     scale = np.where(peak > 0, peak, 1.0).reshape((-1,) + (1,) * (energy.ndim - 1))
     return (energy / scale).astype(energy.dtype, copy=False)
@@ -425,20 +482,28 @@ def unpatchify(tokens, image_shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE), 
 def simulated_dataset(n_per_class: int, seed: int = 0, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
     """Directory of a simulated pair with ``n_per_class`` events each, made once and cached.
 
-    The same (n, seed, simulator version) always gives the same bytes, so the cache is
-    safe to delete. The cache (``data/cache``) is git-ignored.
+    The same (n, seed, simulator version) gives the same events (the same bytes on the same
+    processor kind), so the cache is safe to delete. Processes that ask at the same time
+    each simulate and the first copy to land is kept. The cache (``data/cache``) is git-ignored.
     """
     from .simulation import write_dataset
 
     root = Path(cache_dir) if cache_dir is not None else CACHE_DIR
     target = root / f"sim-v{SIMULATOR_VERSION}-n{n_per_class}-seed{seed}"
-    if target.is_dir() and len(list(target.glob("*.hdf5"))) == 2:
+    complete = lambda: target.is_dir() and len(list(target.glob("*.hdf5"))) == 2  # noqa: E731
+    if complete():
         return target
     tmp = root / (target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     write_dataset(tmp, 2 * n_per_class, seed=seed, progress=progress)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    if target.is_dir() and not complete():  # a half-made directory left by an older version
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        tmp.rename(target)  # atomic; fails if another process has just put its copy there
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not complete():
+            raise
     return target
 
 
@@ -449,11 +514,13 @@ def summarise_files(location: str | os.PathLike[str] | None = None) -> list[dict
     as :meth:`EcalDataset.load` does.
     """
     path = resolve_location(location)
-    paths = list(_find_pair(path)) if path.is_dir() else [path]
+    labelled = zip(_find_pair(path), (PHOTON, ELECTRON)) if path.is_dir() else [(path, None)]
     summaries = []
-    for file in paths:
+    for file, label in labelled:
         part = _open_part(file)
         try:
+            if label is not None:
+                _check_labels(part, label)
             n = len(part.y)
             e_range, t_range = [np.inf, -np.inf], [np.inf, -np.inf]
             for start in range(0, n, 8192):
@@ -466,7 +533,7 @@ def summarise_files(location: str | os.PathLike[str] | None = None) -> list[dict
             summaries.append(
                 {
                     "file": str(file),
-                    "kind": "SIMULATION (qvit_lib simulator)" if simulated else "CMS open data (no simulator attributes)",
+                    "kind": "SIMULATION (qvit_lib simulator)" if simulated else "CMS-format data, not our simulation (no simulator attributes)",
                     "X": f"{tuple(part.X.shape)} {part.X.dtype}",
                     "y": f"({n},) {part.y_dtype}",
                     "photons": int((part.y == PHOTON).sum()),

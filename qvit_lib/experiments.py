@@ -22,6 +22,8 @@ import datetime
 import json
 import os
 import platform
+import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ import numpy as np
 
 from .bench import versions
 from .config import CACHE_DIR, DATA_DIR, DATA_ENV, DEFAULT_DATA_DIR
+from .errors import ConfigError
 
 RESULTS_DIR = DATA_DIR / "results"
 CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
@@ -61,7 +64,7 @@ SWEEP_SEEDS = (0, 1, 2)
 def get_protocol(name: str) -> Protocol:
     """The protocol called ``name``, or a clear error listing the valid ones."""
     if name not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {name!r}; valid protocols: {', '.join(PROTOCOLS)}")
+        raise ConfigError(f"unknown protocol {name!r}; valid protocols: {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]
 
 
@@ -70,7 +73,7 @@ def check_variant(name: str) -> str:
     from .models import all_variants
 
     if name not in all_variants():
-        raise ValueError(f"unknown variant {name!r}; valid variants: {', '.join(all_variants())}")
+        raise ConfigError(f"unknown variant {name!r}; valid variants: {', '.join(all_variants())}")
     return name
 
 
@@ -173,6 +176,9 @@ def run_variant(
 
         dist.barrier()
     resumed = checkpoint.exists()
+    if resume and rank == 0:
+        print(f"resuming {run_name(variant, seed)} from its checkpoint {checkpoint}" if resumed
+              else f"no checkpoint at {checkpoint}: training {run_name(variant, seed)} from scratch", file=sys.stderr, flush=True)
 
     model = build_model(variant, seed=seed).to(device)
     start = time.perf_counter()
@@ -221,6 +227,47 @@ def sweep_plan(seeds: tuple[int, ...] = SWEEP_SEEDS) -> list[tuple[str, int]]:
     return plan
 
 
+def claim_run(json_path: Path) -> Path | None:
+    """Claim a run for this process: its lock file, created atomically, or None if taken.
+
+    The lock (``<run>.lock`` beside the results JSON) names the host and process. A lock
+    left by a process of this host that no longer runs is taken over; one from another
+    host is respected (delete it by hand if that host is gone).
+    """
+    lock = json_path.with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if not _stale_lock(lock):
+                return None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}, handle)
+        return lock
+    return None
+
+
+def _stale_lock(lock: Path) -> bool:
+    """A lock of this host whose process is gone (or an unreadable, half-written lock)."""
+    try:
+        owner = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        # Written by os.open then json.dump: empty only for an instant, or if its writer died.
+        return time.time() - lock.stat().st_mtime > 60 if lock.exists() else True
+    if owner.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return False
+    return False
+
+
 def sweep(
     protocol: str,
     *,
@@ -229,11 +276,14 @@ def sweep(
     rank: int | None = None,
     world_size: int | None = None,
     progress: bool | None = None,
+    plan: list[tuple[str, int]] | None = None,
 ) -> list[tuple[str, int, str]]:
-    """Train every variant of :func:`sweep_plan` that has no results yet; resume interrupted ones.
+    """Train every run of ``plan`` (default :func:`sweep_plan`) that has no results yet; resume interrupted ones.
 
     Under ``torchrun`` (or with ``rank``/``world_size``) each process takes every
-    ``world_size``-th run, so a sweep spreads over processes, GPUs or nodes. Returns
+    ``world_size``-th run, so a sweep spreads over processes, GPUs or nodes. A process claims
+    each run before training it (:func:`claim_run`), so sweeps started independently on the
+    same results directory share the work instead of training runs twice. Returns
     (variant, seed, status) for this process's share.
     """
     import torch
@@ -244,7 +294,9 @@ def sweep(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and world_size > 1:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank)) % torch.cuda.device_count()}"
-    share = sweep_plan(seeds)[rank::world_size]
+    for variant, _ in plan or ():
+        check_variant(variant)
+    share = (plan if plan is not None else sweep_plan(seeds))[rank::world_size]
     data = None
     statuses = []
     for variant, seed in share:
@@ -252,8 +304,18 @@ def sweep(
         if json_path.exists():
             statuses.append((variant, seed, "done already"))
             continue
-        data = data or load_protocol_data(chosen, device)
-        record = run_variant(variant, chosen, seed=seed, resume=True, results_dir=results_dir, device=device, progress=progress, data=data)
+        lock = claim_run(json_path)
+        if lock is None:
+            statuses.append((variant, seed, "taken by another process"))
+            continue
+        try:
+            if json_path.exists():  # finished by another process between the check and the claim
+                statuses.append((variant, seed, "done already"))
+                continue
+            data = data or load_protocol_data(chosen, device)
+            record = run_variant(variant, chosen, seed=seed, resume=True, results_dir=results_dir, device=device, progress=progress, data=data)
+        finally:
+            lock.unlink(missing_ok=True)
         statuses.append((variant, seed, f"test AUC {record['test']['auc']:.3f} in {record['wall_seconds']:.0f} s"))
         print(f"[{rank}/{world_size}] {run_name(variant, seed)}: {statuses[-1][2]}", flush=True)
     return statuses

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from .attention import ClassicalMultiHeadAttention, HybridMultiHeadAttention, shared_series_weights
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .fused import SeriesWeights
@@ -73,18 +74,18 @@ class ViTConfig:
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTIONS:
-            raise ValueError(f"unknown attention {self.attention!r}; valid: {', '.join(ATTENTIONS)}")
+            raise ConfigError(f"unknown attention {self.attention!r}; valid: {', '.join(ATTENTIONS)}")
         if self.pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
+            raise ConfigError(f"unknown pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
         if self.attention == "none" and self.pooling == "cls":
-            raise ValueError("variant none-cls: without encoder layers a class token never sees the image; use cmx or cmn")
+            raise ConfigError("variant none-cls: without encoder layers a class token never sees the image; use cmx or cmn")
         for name in ("n_layers", "d_token", "n_heads", "d_ff", "d_patch", "n_tokens", "d_classifier"):
             if getattr(self, name) < (0 if name == "n_layers" else 1):
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.d_token % self.n_heads:
-            raise ValueError(f"d_token ({self.d_token}) must be divisible by n_heads ({self.n_heads})")
+            raise ConfigError(f"d_token ({self.d_token}) must be divisible by n_heads ({self.n_heads})")
         if self.attention in DATA_LOADERS and self.d_token // self.n_heads < 2:
-            raise ValueError(f"hybrid attention needs at least 2 qubits per head; d_token/n_heads = {self.d_token // self.n_heads}")
+            raise ConfigError(f"hybrid attention needs at least 2 qubits per head; d_token/n_heads = {self.d_token // self.n_heads}")
 
     @property
     def d_head(self) -> int:
@@ -104,7 +105,7 @@ class ViTConfig:
         parts = name.rsplit("-", 2)
         valid = all_variants()
         if len(parts) != 3 or parts[0] not in ATTENTIONS or parts[1] not in POOLINGS or parts[2] not in ENCODINGS:
-            raise ValueError(f"unknown variant {name!r}; valid variants: {', '.join(valid)}")
+            raise ConfigError(f"unknown variant {name!r}; valid variants: {', '.join(valid)}")
         return cls(attention=parts[0], pooling=parts[1], positional=parts[2] == "pe", **hyper)
 
     def with_(self, **changes: object) -> "ViTConfig":
@@ -135,12 +136,17 @@ PAPER_HYPER_PARAMETERS = {"n_layers": 5, "d_token": 16, "n_heads": 4, "d_ff": 16
 def parameter_table(**hyper: int) -> list[dict[str, object]]:
     """Every variant's trainable parameters: counted on a built model, by formula, and the paper's.
 
-    The paper's figures apply only at its own hyper-parameters (the defaults).
+    The paper's figures apply only at its own hyper-parameters (the defaults). A variant
+    that these hyper-parameters do not allow has ``parameters`` None and a ``reason``.
     """
     at_paper = {**PAPER_HYPER_PARAMETERS, **hyper} == PAPER_HYPER_PARAMETERS
     rows = []
     for variant in all_variants():
-        config = ViTConfig.from_variant(variant, **hyper)
+        try:
+            config = ViTConfig.from_variant(variant, **hyper)
+        except ConfigError as err:  # e.g. a hybrid head of one qubit: that variant does not exist here
+            rows.append({"variant": variant, "parameters": None, "formula": None, "paper": None, "reason": str(err)})
+            continue
         rows.append(
             {
                 "variant": variant,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import DataError
+
 CENTRE = 16  # the crops are centred on the most energetic crystal
 
 
@@ -53,10 +55,24 @@ def shower_shapes(energy: np.ndarray) -> dict[str, np.ndarray]:
 
 
 SEPARABILITY_FEATURES = ("e9_e25", "phi_width", "eta_width")
+MIN_EVENTS_PER_CLASS = 10  # a baseline fitted on fewer is noise
+
+
+def _halves(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fit and test halves with both classes in each (stratified), or a clear error."""
+    from sklearn.model_selection import train_test_split
+
+    counts = {name: int((labels == value).sum()) for name, value in (("photons", 0), ("electrons", 1))}
+    if min(counts.values()) < MIN_EVENTS_PER_CLASS:
+        raise DataError(
+            f"a separability baseline needs at least {MIN_EVENTS_PER_CLASS} events of each class; "
+            f"got {counts['photons']} photons and {counts['electrons']} electrons"
+        )
+    return train_test_split(np.arange(len(labels)), test_size=0.5, stratify=labels, random_state=seed)
 
 
 def separability_auc(energy: np.ndarray, labels: np.ndarray, seed: int = 0, features: tuple[str, ...] = SEPARABILITY_FEATURES) -> float:
-    """Test ROC AUC of a logistic regression on shower shapes (half train, half test).
+    """Test ROC AUC of a logistic regression on shower shapes (half fit, half test, stratified).
 
     The standard yardstick of how hard a dataset is: on the real CMS files, hand-made
     features and small networks reach AUC ≈ 0.8.
@@ -69,8 +85,7 @@ def separability_auc(energy: np.ndarray, labels: np.ndarray, seed: int = 0, feat
     shapes = shower_shapes(energy)
     table = np.stack([shapes[name] for name in features], axis=1)
     labels = np.asarray(labels).astype(int)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    train, test = order[: len(order) // 2], order[len(order) // 2 :]
+    train, test = _halves(labels, seed)
     model = make_pipeline(StandardScaler(), LogisticRegression())
     model.fit(table[train], labels[train])
     return float(roc_auc_score(labels[test], model.predict_proba(table[test])[:, 1]))
@@ -89,8 +104,7 @@ def pixel_separability_auc(energy: np.ndarray, labels: np.ndarray, seed: int = 0
     centre = energy[:, CENTRE, CENTRE][:, None]
     pixels = energy[:, CENTRE - 3 : CENTRE + 4, CENTRE - 5 : CENTRE + 6].reshape(len(energy), -1) / np.where(centre > 0, centre, 1.0)
     labels = np.asarray(labels).astype(int)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    train, test = order[: len(order) // 2], order[len(order) // 2 :]
+    train, test = _halves(labels, seed)
     model = HistGradientBoostingClassifier(random_state=seed).fit(pixels[train], labels[train])
     return float(roc_auc_score(labels[test], model.predict_proba(pixels[test])[:, 1]))
 

@@ -6,7 +6,7 @@ format: ``X`` (N, 32, 32, 2) float32 with energy in GeV/50 and hit time in ns/50
 float32 with photon = 0 and electron = 1. Rows are iη, columns iφ, and the crop is centred
 on the most energetic crystal at index (16, 16).
 
-The physics (REFERENCE §4), each piece a knob of :class:`SimulationConfig`:
+The physics (chapter 1 of the book), each piece a knob of :class:`SimulationConfig`:
 
 * the Grindhammer–Peters (GFlash) lateral profile, a core and a tail term, integrated
   exactly over 2.2 cm crystals for a random impact point, with shower-to-shower
@@ -19,22 +19,42 @@ The physics (REFERENCE §4), each piece a knob of :class:`SimulationConfig`:
   hit-time channel whose resolution worsens at low energy.
 
 Everything is vectorised over events; 100k events take seconds, not minutes.
+
+**What a seed guarantees.** Events come in chunks of 4096 with a stream of their own,
+and every random draw has a size fixed by the number of events and sub-shower slots —
+never by a computed float (the Γ variates of bremsstrahlung come from inverting their CDF
+at one uniform each, not from a rejection sampler). So:
+
+* on the same processor kind, with the pinned numpy and scipy, the same seed gives
+  identical bytes;
+* on another processor (whose vector code may round ``exp``, ``log`` … one unit in the
+  last place differently), a rounding difference can change only the event where it
+  happens, never the random numbers of the others: at least 99.9 % of events agree to
+  within ``SAME_EVENT_TOLERANCE`` = 1e-6 in file units. Under a one-ulp perturbation of
+  every transcendental function the simulator calls, no event of 8192 moved by more than
+  ``PERTURBED_EVENT_BOUND`` = 1e-5 (the test suite checks both). Only a float that lands
+  within rounding of a threshold — a conversion decision, a crystal boundary, the
+  zero-suppression cut — could change its one event by more.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy import special
+
+from .errors import ConfigError
 
 SIMULATOR_NAME = "qvit_lib.simulation"
-SIMULATOR_VERSION = "1"
+SIMULATOR_VERSION = "2"
 
-# Geometry of the CMS ECAL barrel (REFERENCE §4).
+# Geometry of the CMS ECAL barrel (CMS ECAL TDR; Particle Data Group).
 CRYSTAL_SIZE_CM = 2.2
 MOLIERE_RADIUS_CM = 2.19
 CRYSTAL_DPHI_RAD = 0.0174
@@ -52,11 +72,13 @@ _SUBPOS_BINS = 32  # impact point inside a crystal, 1/32 of a crystal per bin
 _RADIUS_GRID = np.geomspace(0.05, 6.0, 64)  # profile radii in crystal widths, 7.8 % apart
 _CANVAS = 56  # simulation canvas (crystals), larger than the crop
 _CHUNK = 4096  # events per independently seeded chunk
+SAME_EVENT_TOLERANCE = 1e-6  # file units: "the same event" on another processor (see the module docstring)
+PERTURBED_EVENT_BOUND = 1e-5  # file units: the most an event moves under one-ulp perturbations (tested)
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """The simulator's physics knobs, with defaults calibrated to REFERENCE §4.
+    """The simulator's physics knobs, with defaults calibrated as chapter 1 describes.
 
     Radii are in Molière radii, energies in GeV, times in ns, material in radiation
     lengths. The lateral-profile defaults reproduce 78 % / 94 % / 97 % containment in
@@ -101,7 +123,7 @@ class SimulationConfig:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise ValueError(f"SimulationConfig: out-of-range knob(s): {values}")
+            raise ConfigError(f"SimulationConfig: out-of-range knob(s): {values}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -195,7 +217,10 @@ def _charged_track(
     outer = config.material_radius_m
     lengths = np.clip(outer - start_radius, 0.0, None)
     shape = np.maximum(material * np.clip(lengths / outer, 0, 1), 1e-6) / (k * np.log(2.0))
-    losses = rng.gamma(np.repeat(shape[:, None], k, axis=1))
+    # Γ variates by inverting the CDF of one uniform each: a rejection sampler would draw a
+    # number of values that depends on the computed shape, and a rounding difference there
+    # would shift every later draw of the chunk.
+    losses = special.gammaincinv(np.repeat(shape[:, None], k, axis=1), rng.random((n, k)))
     remaining = energy[:, None] * np.exp(-np.cumsum(losses, axis=1))
     before = np.concatenate([energy[:, None], remaining[:, :-1]], axis=1)
     photon_energy = before - remaining
@@ -279,6 +304,9 @@ def _shower_images(rng: np.random.Generator, energies: np.ndarray, phi_offsets: 
     energies = energies * np.clip(1 + sigma * rng.standard_normal((n, slots)), 0, None)
     core = config.core_radius * scale * np.exp(config.radius_spread * rng.standard_normal((n, slots)))
     tail = config.tail_radius * scale * np.exp(config.radius_spread * rng.standard_normal((n, slots)))
+    # Drawn for every slot, kept or not: how many numbers a chunk draws never depends on a
+    # computed float (a sub-shower whose energy rounds to 0 on one processor and not on another).
+    core_pick, tail_pick = rng.random((n, slots)), rng.random((n, slots))
     row, col = np.floor(eta_pos + 0.5).astype(np.int64), np.floor(phi_pos + 0.5).astype(np.int64)
     inside = (row >= _WINDOW) & (row < _CANVAS - _WINDOW) & (col >= _WINDOW) & (col < _CANVAS - _WINDOW)
     keep = (energies > 0) & inside
@@ -290,16 +318,16 @@ def _shower_images(rng: np.random.Generator, energies: np.ndarray, phi_offsets: 
     log_grid = np.log(_RADIUS_GRID)
     step = log_grid[1] - log_grid[0]
 
-    def radius_bin(radius: np.ndarray) -> np.ndarray:
-        """Nearest tabulated radius below or above, chosen at random in proportion to
-        closeness in log radius: unbiased, and no visible quantisation."""
+    def radius_bin(radius: np.ndarray, pick: np.ndarray) -> np.ndarray:
+        """Nearest tabulated radius below or above, chosen by the uniform ``pick`` in
+        proportion to closeness in log radius: unbiased, and no visible quantisation."""
         position = (np.log(radius) - log_grid[0]) / step
         below = np.floor(position)
-        upper = rng.uniform(size=position.shape) < position - below
-        return np.clip(below + upper, 0, _RADIUS_GRID.size - 1).astype(np.int64)
+        return np.clip(below + (pick < position - below), 0, _RADIUS_GRID.size - 1).astype(np.int64)
 
     p = config.core_fraction
-    pattern = p * table[radius_bin(core[keep]), sub_eta, sub_phi] + (1 - p) * table[radius_bin(tail[keep]), sub_eta, sub_phi]
+    core_bin, tail_bin = radius_bin(core[keep], core_pick[keep]), radius_bin(tail[keep], tail_pick[keep])
+    pattern = p * table[core_bin, sub_eta, sub_phi] + (1 - p) * table[tail_bin, sub_eta, sub_phi]
     offsets = np.arange(-_WINDOW, _WINDOW + 1)
     flat = (
         event[:, None, None] * _CANVAS * _CANVAS
@@ -351,12 +379,14 @@ def simulate_particle(particle: int, n: int, seed: int = 0, config: SimulationCo
     """Simulate ``n`` showers of one particle (``PHOTON`` or ``ELECTRON``): (n, 32, 32, 2).
 
     Events come in independently seeded chunks of 4096, so a larger sample extends a
-    smaller one chunk by chunk, and the same seed always gives identical bytes.
+    smaller one chunk by chunk. The same seed gives identical bytes on the same processor
+    kind and the same events to within ``SAME_EVENT_TOLERANCE`` elsewhere (module docstring).
     """
     if particle not in (PHOTON, ELECTRON):
-        raise ValueError(f"particle must be PHOTON (0) or ELECTRON (1), got {particle!r}")
+        raise ConfigError(f"particle must be PHOTON (0) or ELECTRON (1), got {particle!r}")
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise ConfigError(f"n must be >= 0, got {n}")
+    check_seed(seed)
     config = config or SimulationConfig()
     out = np.empty((n, IMAGE_SIZE, IMAGE_SIZE, 2), dtype=np.float32)
     starts = range(0, n, _CHUNK)
@@ -368,6 +398,13 @@ def simulate_particle(particle: int, n: int, seed: int = 0, config: SimulationCo
         stop = min(start + _CHUNK, n)
         out[start:stop] = _simulate_chunk(seed, particle, start // _CHUNK, stop - start, config)
     return out
+
+
+def check_seed(seed: object) -> int:
+    """A simulation seed: a non-negative integer (numpy's SeedSequence takes no others)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
 def simulate(n_per_class: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -398,18 +435,45 @@ def _write(path: Path, X: np.ndarray, y: np.ndarray, attrs: dict[str, object]) -
     tmp.replace(path)
 
 
-def write_dataset(out: str | Path, n_events: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False) -> list[Path]:
+def _check_output(out: Path, targets: list[Path], overwrite: bool) -> None:
+    """Refuse, before simulating anything, outputs that cannot or should not be written."""
+    ancestor = next(p for p in (out, *out.parents) if p.exists())
+    if not ancestor.is_dir() and ancestor != targets[0]:
+        raise ConfigError(f"--out {out}: {ancestor} is a regular file, not a directory")
+    existing = [t for t in targets if t.exists()]
+    if any(t.is_dir() for t in existing):
+        raise ConfigError(f"--out {out}: {next(t for t in existing if t.is_dir())} is a directory; expected a file name ending in .h5")
+    if existing and not overwrite:
+        raise ConfigError(f"--out {out}: {existing[0]} already exists; remove it, choose another --out, or overwrite it (--overwrite)")
+    folder = targets[0].parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".qvit-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"--out {out}: cannot write in {folder} ({err.strerror or err})") from None
+
+
+def write_dataset(
+    out: str | Path, n_events: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False, overwrite: bool = False
+) -> list[Path]:
     """Simulate ``n_events`` (half photons, half electrons) and write them.
 
     ``out`` ending in ``.h5``/``.hdf5`` gives one mixed, shuffled file; any other path is
     a directory that receives one file per class, named like the CMS pair. The file
-    attributes record the simulator, its version, the seed and every knob.
+    attributes record the simulator, its version, the seed and every knob. Existing files
+    are replaced only with ``overwrite=True``; a path that cannot be written is refused
+    before any event is simulated.
     """
-    if n_events <= 0 or n_events % 2:
-        raise ValueError(f"n_events must be a positive even number (half photons, half electrons), got {n_events}")
+    if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events <= 0 or n_events % 2:
+        raise ConfigError(f"n_events must be a positive even number (half photons, half electrons), got {n_events!r}")
+    check_seed(seed)
     config = config or SimulationConfig()
     out = Path(out)
     n = n_events // 2
+    mixed = out.suffix in (".h5", ".hdf5")
+    _check_output(out, [out] if mixed else [out / PAIR_NAMES[p].format(n=n) for p in (PHOTON, ELECTRON)], overwrite)
     common = {
         "simulator": SIMULATOR_NAME,
         "simulator_version": SIMULATOR_VERSION,
@@ -417,7 +481,7 @@ def write_dataset(out: str | Path, n_events: int, seed: int = 0, config: Simulat
         "config": config.to_json(),
         "description": "SIMULATION by qvit_lib (not CMS data): ECAL e/gamma crops, X[...,0] energy GeV/50, X[...,1] time ns/50",
     }
-    if out.suffix in (".h5", ".hdf5"):
+    if mixed:
         X, y = simulate(n, seed, config, progress)
         order = np.random.default_rng(np.random.SeedSequence([seed, 2])).permutation(len(y))
         _write(out, X[order], y[order], {**common, "particle": "mixed"})

@@ -20,6 +20,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .errors import CheckpointError, ConfigError, DataError, TrainingDiverged, TrainingInterrupted
+
+__all__ = ["TrainingDiverged", "TrainingInterrupted", "train", "evaluate", "load_checkpoint"]
+
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve: the probability that a random electron outscores a random photon.
@@ -30,7 +34,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     labels = np.asarray(labels).astype(bool)
     n_pos, n_neg = labels.sum(), (~labels).sum()
     if n_pos == 0 or n_neg == 0:
-        raise ValueError("ROC AUC needs both classes among the labels")
+        raise DataError(f"ROC AUC needs both classes among the labels; got {int(n_pos)} electrons and {int(n_neg)} photons")
     order = np.argsort(scores, kind="mergesort")
     sorted_scores = scores[order]
     ranks = np.empty(len(scores))
@@ -77,10 +81,6 @@ class TrainResult:
         return [record[key] for record in self.history]
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
 def _progress_enabled(progress: bool | None) -> bool:
     return (not os.environ.get("CI")) if progress is None else progress
 
@@ -96,16 +96,35 @@ def _save_atomically(state: dict, path: Path) -> None:
 def load_checkpoint(path: str | os.PathLike[str]) -> dict:
     """A training checkpoint written by :func:`train`, with a clear error if it is not one."""
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint to resume from")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the checkpoint is empty (0 bytes); delete it and train without resuming")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no checkpoint to resume from") from None
     except Exception as err:  # truncated or not a torch file
-        raise ValueError(f"{path}: not a readable training checkpoint ({type(err).__name__}: {err})") from None
-    missing = {"epoch", "model", "optimiser", "generator", "history", "best_epoch", "best_state"} - set(state)
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise CheckpointError(f"{path}: not a readable training checkpoint ({type(err).__name__}: {first}); it may be truncated") from None
+    missing = {"epoch", "model", "optimiser", "generator", "history", "best_epoch", "best_state"} - set(state if isinstance(state, dict) else ())
     if missing:
-        raise ValueError(f"{path}: not a training checkpoint of qvit_lib (missing {', '.join(sorted(missing))})")
+        raise CheckpointError(f"{path}: not a training checkpoint of qvit_lib (missing {', '.join(sorted(missing))})")
     return state
+
+
+def check_state_fits(model: nn.Module, state: dict[str, torch.Tensor], source: str | os.PathLike[str]) -> None:
+    """Refuse weights of another architecture, naming what differs, before torch would."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or extra or reshaped:
+        variant = getattr(getattr(model, "config", None), "variant", type(model).__name__)
+        details = "; ".join(
+            f"{label}: {', '.join(items[:3])}{' …' if len(items) > 3 else ''}"
+            for label, items in (("missing", missing), ("unexpected", extra), ("other shapes", reshaped))
+            if items
+        )
+        raise CheckpointError(f"{source}: weights of another model, not of {variant} ({details})")
 
 
 def distributed_rank() -> tuple[int, int]:
@@ -158,6 +177,29 @@ def keep_freed_memory(limit_bytes: int = 32 * 2**20, keep_bytes: int = 2**30) ->
     return bool(mallopt(m_mmap_threshold, limit_bytes)) and bool(mallopt(m_trim_threshold, keep_bytes))
 
 
+def _check_labelled_set(name: str, labelled: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """(tokens, labels) of equal length, with at least one photon and one electron."""
+    tokens, labels = labelled
+    if len(tokens) != len(labels):
+        raise DataError(f"{name}: {len(tokens)} token sets but {len(labels)} labels; expected one label per event")
+    electrons = int((labels == 1).sum())
+    if electrons == 0 or electrons == len(labels):
+        raise DataError(
+            f"{name}: {len(labels)} events ({electrons} electrons, {len(labels) - electrons} photons); "
+            "expected at least one event of each class (is the split empty? a data set of 5 events per class has no validation events)"
+        )
+
+
+def _kept_message(path: Path | None, saved_epoch: int, epoch: int, batch: int, n_batches: int, rank: int) -> str:
+    """What Ctrl-C left behind: where training stopped and which checkpoint is kept."""
+    where = f"stopped in epoch {epoch + 1}, batch {batch + 1} of {n_batches}"
+    if path is None or rank != 0:
+        return f"{where}; no checkpoint file was given, so nothing was kept"
+    if saved_epoch == 0:
+        return f"{where}; no epoch had finished, so no checkpoint was written ({path})"
+    return f"{where}; the checkpoint after epoch {saved_epoch} is kept in {path}: resume to continue from there"
+
+
 def train(
     model: nn.Module,
     train_set: tuple[torch.Tensor, torch.Tensor],
@@ -181,8 +223,12 @@ def train(
     ``checkpoint``: a file written after every epoch with everything needed to go on — weights,
     optimiser, shuffling generator, history and best epoch. With ``resume=True`` training
     continues from it and ends with exactly the numbers of an uninterrupted run. A NaN or
-    infinite loss raises :class:`TrainingDiverged` and leaves the last good checkpoint alone.
+    infinite loss raises :class:`TrainingDiverged` and leaves the last good checkpoint alone;
+    Ctrl-C raises :class:`TrainingInterrupted`, whose message says which checkpoint is kept.
     ``on_epoch_end`` is called with each epoch's record (for live plots).
+
+    Process-wide side effect: :func:`keep_freed_memory` changes glibc's malloc thresholds
+    (large temporaries are kept in the heap and reused).
 
     Inside an initialised ``torch.distributed`` group (e.g. under ``torchrun``) the run is
     data-parallel: each process computes every ``world``-th event of each batch of
@@ -192,11 +238,13 @@ def train(
     from tqdm.auto import tqdm
 
     if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+        raise ConfigError(f"epochs must be >= 1, got {epochs}")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if resume and checkpoint is None:
-        raise ValueError("resume=True needs a checkpoint path")
+        raise ConfigError("resume=True needs a checkpoint path")
+    _check_labelled_set("train_set", train_set)
+    _check_labelled_set("val_set", val_set)
     tokens, labels = train_set
     keep_freed_memory()
     rank, world = distributed_rank()
@@ -214,8 +262,12 @@ def train(
     path = Path(checkpoint) if checkpoint is not None else None
     if resume and path.exists():
         state = load_checkpoint(path)
+        check_state_fits(model, state["model"], path)
         model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
+        try:
+            optimiser.load_state_dict(state["optimiser"])
+        except (ValueError, KeyError) as err:
+            raise CheckpointError(f"{path}: its optimiser state does not fit this model ({err})") from None
         generator.set_state(state["generator"])
         result.history, result.best_epoch, result.best_state = state["history"], state["best_epoch"], state["best_state"]
         best_accuracy, first_epoch = result.history[result.best_epoch - 1]["val_accuracy"], state["epoch"]
@@ -226,63 +278,70 @@ def train(
         total=epochs * n_batches, initial=first_epoch * n_batches, desc="training", unit="batch",
         mininterval=1.0, disable=not _progress_enabled(progress) or rank != 0,
     )
-    for epoch in range(first_epoch, epochs):
-        model.train()
-        start = time.perf_counter()
-        order = torch.randperm(len(tokens), generator=generator).to(tokens.device)
-        loss_sum, correct = 0.0, 0.0
-        for i in range(0, len(tokens), batch_size):
-            batch = order[i : i + batch_size]
-            mine = batch[rank::world]  # this process's share of the batch
-            logits = network(tokens[mine])
-            if world == 1:
-                loss = F.binary_cross_entropy_with_logits(logits, labels[mine])
-                batch_loss, batch_correct = loss.item(), float(((logits.detach() > 0).float() == labels[mine]).sum())
-            else:
-                # My share's sum, scaled so that averaging over processes gives the batch mean.
-                loss = F.binary_cross_entropy_with_logits(logits, labels[mine], reduction="sum") * (world / len(batch))
-                stats = torch.stack([loss.detach() / world, ((logits.detach() > 0).float() == labels[mine]).sum().float()])
-                dist.all_reduce(stats)
-                batch_loss, batch_correct = stats[0].item(), stats[1].item()
-            if not math.isfinite(batch_loss):
-                bar.close()
-                kept = f"the last good checkpoint (epoch {epoch}) is kept in {path}" if path is not None and epoch > 0 else "no checkpoint was written"
-                raise TrainingDiverged(f"loss is {batch_loss} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. Try a smaller learning rate (lr={lr}).")
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            loss_sum += batch_loss * len(batch)
-            correct += batch_correct
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / (i + len(batch)):.4f}", acc=f"{correct / (i + len(batch)):.3f}", refresh=False)
-            bar.update()
-        validation = evaluate(model, *val_set)
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / len(tokens),
-            "train_accuracy": correct / len(tokens),
-            "val_loss": validation["bce"],
-            "val_accuracy": validation["accuracy"],
-            "val_auc": validation["auc"],
-            "seconds": time.perf_counter() - start,
-        }
-        result.history.append(record)
-        if validation["accuracy"] > best_accuracy:
-            best_accuracy = validation["accuracy"]
-            result.best_epoch = epoch + 1
-            result.best_state = copy.deepcopy(model.state_dict())
-        if path is not None and rank == 0:
-            _save_atomically(
-                {
-                    "epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                    "generator": generator.get_state(), "history": result.history, "best_epoch": result.best_epoch,
-                    "best_state": result.best_state,
-                },
-                path,
-            )
-        if world > 1:
-            dist.barrier()
-        if on_epoch_end is not None:
-            on_epoch_end(record)
+    epoch, batch_index, saved_epoch = first_epoch, 0, first_epoch
+    try:
+        for epoch in range(first_epoch, epochs):
+            model.train()
+            start = time.perf_counter()
+            order = torch.randperm(len(tokens), generator=generator).to(tokens.device)
+            loss_sum, correct = 0.0, 0.0
+            for i in range(0, len(tokens), batch_size):
+                batch_index = i // batch_size
+                batch = order[i : i + batch_size]
+                mine = batch[rank::world]  # this process's share of the batch
+                logits = network(tokens[mine])
+                if world == 1:
+                    loss = F.binary_cross_entropy_with_logits(logits, labels[mine])
+                    batch_loss, batch_correct = loss.item(), float(((logits.detach() > 0).float() == labels[mine]).sum())
+                else:
+                    # My share's sum, scaled so that averaging over processes gives the batch mean.
+                    loss = F.binary_cross_entropy_with_logits(logits, labels[mine], reduction="sum") * (world / len(batch))
+                    stats = torch.stack([loss.detach() / world, ((logits.detach() > 0).float() == labels[mine]).sum().float()])
+                    dist.all_reduce(stats)
+                    batch_loss, batch_correct = stats[0].item(), stats[1].item()
+                if not math.isfinite(batch_loss):
+                    bar.close()
+                    kept = f"the last good checkpoint (epoch {epoch}) is kept in {path}" if path is not None and epoch > 0 else "no checkpoint was written"
+                    raise TrainingDiverged(f"loss is {batch_loss} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. Try a smaller learning rate (lr={lr}).")
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                loss_sum += batch_loss * len(batch)
+                correct += batch_correct
+                bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / (i + len(batch)):.4f}", acc=f"{correct / (i + len(batch)):.3f}", refresh=False)
+                bar.update()
+            validation = evaluate(model, *val_set)
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / len(tokens),
+                "train_accuracy": correct / len(tokens),
+                "val_loss": validation["bce"],
+                "val_accuracy": validation["accuracy"],
+                "val_auc": validation["auc"],
+                "seconds": time.perf_counter() - start,
+            }
+            result.history.append(record)
+            if validation["accuracy"] > best_accuracy:
+                best_accuracy = validation["accuracy"]
+                result.best_epoch = epoch + 1
+                result.best_state = copy.deepcopy(model.state_dict())
+            if path is not None and rank == 0:
+                _save_atomically(
+                    {
+                        "epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                        "generator": generator.get_state(), "history": result.history, "best_epoch": result.best_epoch,
+                        "best_state": result.best_state,
+                    },
+                    path,
+                )
+                saved_epoch = epoch + 1
+            if world > 1:
+                dist.barrier()
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+    except KeyboardInterrupt:
+        bar.close()
+        raise TrainingInterrupted(_kept_message(path, saved_epoch, epoch, batch_index, n_batches, rank)) from None
     bar.close()
     model.load_state_dict(result.best_state)
     return result

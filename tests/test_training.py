@@ -8,6 +8,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from qvit_lib.models import build_model
+from qvit_lib.errors import CheckpointError
 from qvit_lib.training import TrainingDiverged, evaluate, load_checkpoint, roc_auc, train
 
 
@@ -128,7 +129,7 @@ def test_a_bad_checkpoint_is_named(tmp_path):
     torch.save({"model": {}}, bad)
     with pytest.raises(ValueError, match="bad.ckpt: not a training checkpoint of qvit_lib"):
         load_checkpoint(bad)
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.ckpt")
 
 
