@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test clean vendor
+.PHONY: book test unit lint clean vendor
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,18 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 
-# Unit tests plus every chapter under nbval, in quick mode.
-test: $(STAMP)
+# Lint, then the unit tests, every chapter under nbval and the browser tests, in quick mode.
+test: lint
 	QVIT_QUICK=1 $(BIN)/python -m pytest
+
+# The fast tests only: no chapters, no browser, nothing marked slow (about a minute).
+unit: $(STAMP)
+	QVIT_QUICK=1 $(BIN)/python -m pytest tests -m "not browser and not notebook and not slow"
+
+# ruff: lint and format check of the library, the tests and the chapters' code.
+lint: $(STAMP)
+	$(BIN)/ruff check qvit_lib tests book
+	$(BIN)/ruff format --check qvit_lib tests book
 
 clean:
 	rm -rf _build

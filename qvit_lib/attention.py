@@ -21,6 +21,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .ansatz import (
+    check_heads,
+    check_loader,
+    check_qubits,
+    initial_angles,
+    query_key_parameter_count,
+    value_parameter_count,
+)
+
 if TYPE_CHECKING:
     from .fused import SeriesWeights
 
@@ -31,7 +40,9 @@ def softmax(scores: torch.Tensor) -> torch.Tensor:
     return shifted / shifted.sum(dim=-1, keepdim=True)
 
 
-def attend_one_query(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def attend_one_query(
+    query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One query q against n keys and values: weights softmax(q·k_j/√d), output Σ_j w_j v_j."""
     scores = torch.stack([query @ key for key in keys]) / math.sqrt(query.shape[-1])
     weights = softmax(scores)
@@ -43,7 +54,9 @@ def attention_loop(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tens
     return torch.stack([attend_one_query(q, keys, values)[0] for q in queries])
 
 
-def attention_matrix(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def attention_matrix(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The same for all queries at once: softmax(Q Kᵀ/√d) V, on any leading batch axes."""
     weights = softmax(queries @ keys.transpose(-2, -1) / math.sqrt(queries.shape[-1]))
     return weights @ values, weights
@@ -62,7 +75,9 @@ def multi_head_loop(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: 
     return torch.cat(outputs, dim=-1)
 
 
-def multi_head_stacked(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def multi_head_stacked(
+    x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All heads and all tokens of a batch at once: x (..., n, d_t) → output, weights (..., n_h, n, n)."""
     n_heads, d_head, _ = w_q.shape
     heads = x.unflatten(-1, (n_heads, d_head))  # (..., n, n_h, d_h)
@@ -73,7 +88,9 @@ def multi_head_stacked(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_
     return out.transpose(-3, -2).flatten(-2), weights
 
 
-def fast_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def fast_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, need_weights: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """softmax(q kᵀ · scale) v with PyTorch's fused kernel — what the models train with.
 
     The same numbers as :func:`attention_matrix` (tests check it), a few times faster; the
@@ -94,9 +111,7 @@ class ClassicalMultiHeadAttention(nn.Module):
 
     def __init__(self, d_token: int, n_heads: int) -> None:
         super().__init__()
-        if d_token % n_heads:
-            raise ValueError(f"d_token ({d_token}) must be divisible by n_heads ({n_heads})")
-        d_head = d_token // n_heads
+        d_head = check_heads(d_token, n_heads)
         bound = 1 / math.sqrt(d_head)  # as nn.Linear initialises a d_h → d_h map
         self.w_q = nn.Parameter(torch.empty(n_heads, d_head, d_head).uniform_(-bound, bound))
         self.w_k = nn.Parameter(torch.empty(n_heads, d_head, d_head).uniform_(-bound, bound))
@@ -109,21 +124,6 @@ class ClassicalMultiHeadAttention(nn.Module):
         return out.transpose(-3, -2).flatten(-2), weights
 
 
-class _default_dtype:
-    """Run PennyLane's torch interface at a given precision: it returns results in torch's
-    default dtype, which would otherwise round float64 work to float32."""
-
-    def __init__(self, dtype: torch.dtype) -> None:
-        self.dtype = dtype
-
-    def __enter__(self) -> None:
-        self.previous = torch.get_default_dtype()
-        torch.set_default_dtype(self.dtype)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_default_dtype(self.previous)
-
-
 class HybridMultiHeadAttention(nn.Module):
     """The paper's hybrid attention (eq. 3–8): each head's Q, K and V come from circuits.
 
@@ -132,30 +132,24 @@ class HybridMultiHeadAttention(nn.Module):
     A_ij = −(Q_i − K_j)² and the output is softmax(A/√d_h) V. Parameters per head:
     2·(3·d_h + 1) + 3·d_h = 9·d_h + 2.
 
-    ``encoding`` is the data loader: "hadamard" (the paper, blind to its input) or "angle".
+    ``loader`` is the data loader: "hadamard" (the paper, blind to its input) or "angle".
     ``backend`` "fused" uses the exact torch simulator (:mod:`qvit_lib.fused`); any other
     value is a PennyLane device name and runs the QNodes there, slowly.
     """
 
-    def __init__(self, d_token: int, n_heads: int, encoding: str = "hadamard", backend: str = "fused") -> None:
+    def __init__(self, d_token: int, n_heads: int, loader: str = "hadamard", backend: str = "fused") -> None:
         super().__init__()
-        from .circuits import ENCODINGS, query_key_parameter_count, value_parameter_count
-
-        if d_token % n_heads:
-            raise ValueError(f"d_token ({d_token}) must be divisible by n_heads ({n_heads})")
-        if encoding not in ENCODINGS:
-            raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
-        self.n_heads, self.d_head = n_heads, d_token // n_heads
-        if self.d_head < 2:
-            raise ValueError(f"hybrid attention needs at least 2 qubits per head, got d_h = {self.d_head}")
-        self.encoding, self.backend = encoding, backend
-        angles = lambda n: nn.Parameter(torch.rand(n_heads, n) * 2 * math.pi)  # noqa: E731
-        self.theta_q = angles(query_key_parameter_count(self.d_head))
-        self.theta_k = angles(query_key_parameter_count(self.d_head))
-        self.theta_v = angles(value_parameter_count(self.d_head))
+        self.n_heads, self.d_head = n_heads, check_qubits(check_heads(d_token, n_heads))
+        self.loader, self.backend = check_loader(loader), backend
+        # As the paper's public code starts them: N(0, 1/√P) for a circuit of P angles.
+        self.theta_q = nn.Parameter(initial_angles(n_heads, query_key_parameter_count(self.d_head)))
+        self.theta_k = nn.Parameter(initial_angles(n_heads, query_key_parameter_count(self.d_head)))
+        self.theta_v = nn.Parameter(initial_angles(n_heads, value_parameter_count(self.d_head)))
         self._qnodes: dict[str, object] = {}
 
-    def circuit_outputs(self, x: torch.Tensor, series: SeriesWeights | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def circuit_outputs(
+        self, x: torch.Tensor, series: SeriesWeights | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q (..., n, n_h), K (..., n, n_h) and V (..., n, n_h, d_h) for tokens x (..., n, d_t).
 
         ``series``: this layer's Fourier-series weights if the model built them for all
@@ -166,23 +160,27 @@ class HybridMultiHeadAttention(nn.Module):
             return self._fused(heads, series)
         return self._on_device(heads)
 
-    def _fused(self, heads: torch.Tensor, series: SeriesWeights | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _fused(
+        self, heads: torch.Tensor, series: SeriesWeights | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from .fused import head_expectations
 
-        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.encoding, series=series)
+        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.loader, series=series)
         # Split in the engine's own layout (head, output, tokens): the gradients then come back
         # as one contiguous block instead of three zero-filled copies of every output.
         q, k, v = values.movedim((-2, -1), (0, 1)).split([1, 1, self.d_head], dim=1)
         return q[:, 0].movedim(0, -1), k[:, 0].movedim(0, -1), v.movedim((0, 1), (-2, -1))
 
     def _on_device(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from .circuits import make_qnode
+        from .circuits import default_dtype, make_qnode
 
         if not self._qnodes:
-            self._qnodes = {kind: make_qnode(kind, self.d_head, self.backend, self.encoding) for kind in ("query_key", "value")}
+            self._qnodes = {
+                kind: make_qnode(kind, self.d_head, self.backend, self.loader) for kind in ("query_key", "value")
+            }
         flat = heads.reshape(-1, self.n_heads, self.d_head)
         q, k, v = [], [], []
-        with _default_dtype(heads.dtype):
+        with default_dtype(heads.dtype):
             for h in range(self.n_heads):
                 q.append(self._qnodes["query_key"](flat[:, h], self.theta_q[h]))
                 k.append(self._qnodes["query_key"](flat[:, h], self.theta_k[h]))
@@ -194,7 +192,9 @@ class HybridMultiHeadAttention(nn.Module):
             torch.stack(v, -2).reshape(heads.shape).to(heads.dtype),
         )
 
-    def forward(self, x: torch.Tensor, need_weights: bool = False, series: SeriesWeights | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor, need_weights: bool = False, series: SeriesWeights | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         q, k, v = self.circuit_outputs(x, series)
         # Heads first; V contiguous in its last axis, or PyTorch falls back from its fused kernel.
         q, k, v = q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-3, -2).contiguous()
@@ -220,8 +220,22 @@ def shared_series_weights(attentions: list[nn.Module]) -> list[SeriesWeights] | 
     if not attentions or not all(isinstance(a, HybridMultiHeadAttention) and a.backend == "fused" for a in attentions):
         return None
     first = attentions[0]
-    if any((a.d_head, a.encoding) != (first.d_head, first.encoding) for a in attentions):
+    if any((a.d_head, a.loader) != (first.d_head, first.loader) for a in attentions):
         return None
-    if not fourier_is_cheaper(first.d_head, first.encoding):
+    if not fourier_is_cheaper(first.d_head, first.loader):
         return None
-    return layered_series_weights([(a.theta_q, a.theta_k, a.theta_v) for a in attentions], first.d_head, first.encoding)
+    return layered_series_weights([(a.theta_q, a.theta_k, a.theta_v) for a in attentions], first.d_head, first.loader)
+
+
+def input_sensitivity(head: HybridMultiHeadAttention, tokens: torch.Tensor) -> dict[str, float]:
+    """How much of its input a hybrid head sees, on tokens (B, n, d_t).
+
+    ``spread``: the largest difference of a query, key or value between tokens of one event;
+    ``gradient``: the largest derivative of their sum with respect to any input value. Both
+    vanish (to rounding) for the paper's blind H·RX loader, on any backend (chapter 4).
+    """
+    tokens = tokens.detach().requires_grad_()
+    q, k, v = head.circuit_outputs(tokens)
+    spread = max(float((t - t[:, :1]).abs().max().detach()) for t in (q, k, v))
+    gradient = float(torch.autograd.grad(q.sum() + k.sum() + v.sum(), tokens)[0].abs().max())
+    return {"spread": spread, "gradient": gradient}

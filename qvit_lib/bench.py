@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 
 import numpy as np
 
-
-def machine() -> dict[str, object]:
-    """Where a figure was measured: processor count, Python, numpy."""
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()}
+from .provenance import machine, versions
 
 
 def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object]:
     """Time the simulator on ``n_events`` (half per class), in memory and written to HDF5."""
-    from .simulation import _profile_table, simulate, write_dataset
+    from .simulation import profile_table, simulate, write_dataset
 
-    _profile_table()  # built once per process; not part of the per-event cost
+    profile_table()  # built once per process; not part of the per-event cost
     start = time.perf_counter()
     simulate(n_events // 2, seed=seed)
     in_memory = time.perf_counter() - start
@@ -39,20 +35,7 @@ def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object
     }
 
 
-def versions() -> dict[str, str]:
-    """Package versions that matter for a timing."""
-    import torch
-
-    out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
-    for package in ("pennylane", "pennylane_lightning"):
-        try:
-            out[package] = __import__(package).__version__
-        except (ImportError, AttributeError):
-            pass
-    return out
-
-
-def _training_step(variant: str, batch_size: int, backend: str = "fused", device: str = "cpu", **hyper: int):
+def training_step(variant: str, batch_size: int, backend: str = "fused", device: str = "cpu", **hyper: int):
     """A closure running one training step (forward, backward, Adam) at the paper's hyper-parameters."""
     import torch
     from torch.nn import functional as F
@@ -93,16 +76,27 @@ def _side_by_side(steps: list, rounds: int) -> list[float]:
     return [float(np.median(t)) for t in times]
 
 
-def compare_training_steps(variants: list[str] | tuple[str, ...], batch_size: int = 512, rounds: int = 5, device: str = "cpu") -> dict[str, float]:
+def compare_training_steps(
+    variants: list[str] | tuple[str, ...], batch_size: int = 512, rounds: int = 5, device: str = "cpu"
+) -> dict[str, float]:
     """Median seconds per training step of each variant, measured in turns in this process."""
     from .training import keep_freed_memory
 
     keep_freed_memory()
-    steps = [_training_step(variant, batch_size, "fused", device) for variant in variants]
+    steps = [training_step(variant, batch_size, "fused", device) for variant in variants]
     return dict(zip(variants, _side_by_side(steps, rounds)))
 
 
-def _record(backend: str, variant: str, batch_size: int, d_h: int, seconds: float, classical: float, measured_batch: int, device: str) -> dict[str, object]:
+def _record(
+    backend: str,
+    variant: str,
+    batch_size: int,
+    d_h: int,
+    seconds: float,
+    classical: float,
+    measured_batch: int,
+    device: str,
+) -> dict[str, object]:
     return {
         "backend": backend,
         "variant": variant,
@@ -143,18 +137,22 @@ def bench_training(
     import torch
     from tqdm.auto import tqdm
 
-    from .circuits import PREFERENCE, _usable
+    from .circuits import DEVICE_ORDER, device_usable
     from .training import keep_freed_memory
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     plan: list[tuple[str, str, int, int, int]] = []  # backend, variant, batch, d_h, measured batch
     for batch in sorted(set(batch_sizes) | {512}):
-        plan += [("classical", "classical-cmx-pe", batch, 4, batch), ("fused", "hybrid-cmx-pe", batch, 4, batch), ("fused", "hybrid-angle-cmx-pe", batch, 4, batch)]
+        plan += [
+            ("classical", "classical-cmx-pe", batch, 4, batch),
+            ("fused", "hybrid-cmx-pe", batch, 4, batch),
+            ("fused", "hybrid-angle-cmx-pe", batch, 4, batch),
+        ]
     for d_h in head_sizes:
         if d_h != 4:
             plan += [("classical", "classical-cmx-pe", 512, d_h, 512), ("fused", "hybrid-angle-cmx-pe", 512, d_h, 512)]
-    for name in devices if devices is not None else PREFERENCE:
-        if _usable(name)[0]:
+    for name in devices if devices is not None else DEVICE_ORDER:
+        if device_usable(name)[0]:
             plan.append((name, "hybrid-angle-cmx-pe", 512, 4, device_batch))
     keep_freed_memory()  # as train() does: large temporaries reused, not page-faulted in anew
     groups: dict[tuple[int, int], list[tuple[str, str, int]]] = {}
@@ -164,11 +162,26 @@ def bench_training(
     for (batch, d_h), members in tqdm(groups.items(), desc="benchmark", unit="group", disable=not progress):
         # One group: the classical model and the hybrids it is compared with, in turns.
         fast = [(b, v, m) for b, v, m in members if m == batch]
-        seconds = dict(zip(fast, _side_by_side([_training_step(v, m, "fused" if b == "classical" else b, device, n_heads=16 // d_h) for b, v, m in fast], steps)))
+        seconds = dict(
+            zip(
+                fast,
+                _side_by_side(
+                    [
+                        training_step(v, m, "fused" if b == "classical" else b, device, n_heads=16 // d_h)
+                        for b, v, m in fast
+                    ],
+                    steps,
+                ),
+            )
+        )
         for member in members:
             if member not in seconds:  # a per-circuit device: one step on a few events, scaled up
                 backend, variant, measured = member
-                seconds[member] = _side_by_side([_training_step(variant, measured, backend, device, n_heads=16 // d_h)], 1)[0] * batch / measured
+                seconds[member] = (
+                    _side_by_side([training_step(variant, measured, backend, device, n_heads=16 // d_h)], 1)[0]
+                    * batch
+                    / measured
+                )
         classical = seconds[next(m for m in members if m[0] == "classical")]
         for member in members:
             backend, variant, measured = member
@@ -178,21 +191,36 @@ def bench_training(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "steps_per_figure": steps,
         "results": records,
-        "machine": {**machine(), "torch_threads": torch.get_num_threads(), "device": device,
-                    "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None},
+        "machine": {
+            **machine(),
+            "torch_threads": torch.get_num_threads(),
+            "device": device,
+            "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
+        },
         "versions": versions(),
     }
 
 
 def _print_training(result: dict[str, object]) -> None:
-    print(f"training step (forward + backward + Adam), paper hyper-parameters, {result['machine']['cpus']} CPUs, device {result['machine']['device']}:")
-    print(f"{'backend':16s} {'variant':22s} {'batch':>6s} {'d_h':>4s} {'step [s]':>9s} {'events/s':>10s} {'× classical':>12s}")
+    print(
+        f"training step (forward + backward + Adam), paper hyper-parameters, {result['machine']['cpus']} CPUs, "
+        f"device {result['machine']['device']}:"
+    )
+    print(
+        f"{'backend':16s} {'variant':22s} {'batch':>6s} {'d_h':>4s} {'step [s]':>9s} {'events/s':>10s} "
+        f"{'× classical':>12s}"
+    )
     for r in result["results"]:
         note = f"  (extrapolated from {r['measured_batch_size']} events)" if r["extrapolated"] else ""
-        print(f"{r['backend']:16s} {r['variant']:22s} {r['batch_size']:6d} {r['d_h']:4d} {r['step_seconds']:9.4f} {r['events_per_s']:10.1f} {r['ratio_to_classical']:12.2f}{note}")
+        print(
+            f"{r['backend']:16s} {r['variant']:22s} {r['batch_size']:6d} {r['d_h']:4d} {r['step_seconds']:9.4f} "
+            f"{r['events_per_s']:10.1f} {r['ratio_to_classical']:12.2f}{note}"
+        )
 
 
-def run_benchmarks(suite: str, n_events: int = 100_000, quick: bool = False, out: str | None = None) -> dict[str, object]:
+def run_benchmarks(
+    suite: str, n_events: int = 100_000, quick: bool = False, out: str | None = None
+) -> dict[str, object]:
     """Run one suite, print its figures and write them as JSON.
 
     Default output: ``data/bench/<suite>.json``; in quick mode ``data/cache/bench/<suite>.json``
@@ -205,7 +233,14 @@ def run_benchmarks(suite: str, n_events: int = 100_000, quick: bool = False, out
 
     if suite == "training":
         if quick:
-            result = bench_training(batch_sizes=(64,), head_sizes=(2, 4), steps=1, device_batch=1, devices=("default.qubit",), progress=False)
+            result = bench_training(
+                batch_sizes=(64,),
+                head_sizes=(2, 4),
+                steps=1,
+                device_batch=1,
+                devices=("default.qubit",),
+                progress=False,
+            )
         else:
             result = bench_training()
         _print_training(result)

@@ -1,15 +1,9 @@
 """The quantum circuits of the hybrid attention head, as PennyLane QNodes.
 
 Each head works on d_h values of a token, one qubit per value (paper eq. 3–8, after the
-QSANN of Li et al.). A circuit is a *data loader* followed by a trainable *ansatz*:
-
-* data loader, ``hadamard`` (the paper): H then RX(x_j) on qubit j. Since H|0⟩ = |+⟩ is an
-  eigenvector of X, RX(x)|+⟩ = e^{−ix/2}|+⟩ — a global phase: the state does not depend on x.
-  ``angle`` (standard angle encoding): RX(x_j) on |0⟩, which does depend on x.
-* query/key ansatz (3·d_h + 1 parameters): RX layer, RY layer, CNOT ring, RY layer, CNOT
-  ring, RY on qubit 0; measure ⟨Z₀⟩.
-* value ansatz (3·d_h parameters): RX layer, RY layer, CNOT ring, RY layer; measure ⟨Z_j⟩ on
-  every qubit.
+QSANN of Li et al.). The loaders and ansätze are described in :mod:`qvit_lib.ansatz`; this
+is the one module that touches PennyLane: the QNodes, the choice of PennyLane device, and
+the harness that compares the fused simulator with any backend.
 
 :func:`choose_device` picks ``lightning.gpu`` when a CUDA GPU is usable, else
 ``lightning.qubit``, else ``default.qubit``, and says why; ``QVIT_DEVICE`` or an argument
@@ -18,36 +12,44 @@ forces a choice.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-ENCODINGS = ("hadamard", "angle")
+import torch
+
+from .ansatz import DATA_LOADERS, check_loader, check_qubits, query_key_parameter_count, value_parameter_count
+from .errors import ConfigError
+
 DEVICE_ENV = "QVIT_DEVICE"
-PREFERENCE = ("lightning.gpu", "lightning.qubit", "default.qubit")
+DEVICE_ORDER = ("lightning.gpu", "lightning.qubit", "default.qubit")  # fastest first
+BACKENDS = ("fused", "fused-complex")  # the simulators of qvit_lib.fused; any other name is a PennyLane device
+
+__all__ = [
+    "BACKENDS",
+    "DATA_LOADERS",
+    "DEVICE_ORDER",
+    "DeviceChoice",
+    "choose_device",
+    "compare_with_backend",
+    "data_loader",
+    "default_dtype",
+    "device_usable",
+    "make_qnode",
+    "query_key_circuit",
+    "query_key_parameter_count",
+    "value_circuit",
+    "value_parameter_count",
+]
 
 
-def query_key_parameter_count(n_qubits: int) -> int:
-    return 3 * n_qubits + 1
-
-
-def value_parameter_count(n_qubits: int) -> int:
-    return 3 * n_qubits
-
-
-def _check(n_qubits: int, encoding: str) -> None:
-    if n_qubits < 2:
-        raise ValueError(f"the circuits need at least 2 qubits (a CNOT ring), got d_h = {n_qubits}")
-    if encoding not in ENCODINGS:
-        raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(ENCODINGS)}")
-
-
-def data_loader(x: Sequence, encoding: str = "hadamard") -> None:
+def data_loader(x: Sequence, loader: str = "hadamard") -> None:
     """Load d_h values onto d_h qubits: H·RX per qubit (``hadamard``) or RX alone (``angle``)."""
     import pennylane as qml
 
     for wire in range(len(x)):
-        if encoding == "hadamard":
+        if loader == "hadamard":
             qml.Hadamard(wires=wire)
         qml.RX(x[wire], wires=wire)
 
@@ -85,25 +87,25 @@ def query_key_ansatz(theta: Sequence, n_qubits: int) -> None:
     qml.RY(theta[3 * n_qubits], wires=0)
 
 
-def query_key_circuit(x: Sequence, theta: Sequence, encoding: str = "hadamard"):
+def query_key_circuit(x: Sequence, theta: Sequence, loader: str = "hadamard"):
     """Data loader + query/key ansatz; returns ⟨Z₀⟩ (use inside a QNode)."""
     import pennylane as qml
 
-    data_loader(x, encoding)
+    data_loader(x, loader)
     query_key_ansatz(theta, len(x))
     return qml.expval(qml.PauliZ(0))
 
 
-def value_circuit(x: Sequence, theta: Sequence, encoding: str = "hadamard"):
+def value_circuit(x: Sequence, theta: Sequence, loader: str = "hadamard"):
     """Data loader + value ansatz; returns ⟨Z_j⟩ for every qubit j (use inside a QNode)."""
     import pennylane as qml
 
-    data_loader(x, encoding)
+    data_loader(x, loader)
     value_ansatz(theta, len(x))
     return [qml.expval(qml.PauliZ(w)) for w in range(len(x))]
 
 
-def make_qnode(kind: str, n_qubits: int, device: str = "default.qubit", encoding: str = "hadamard") -> Callable:
+def make_qnode(kind: str, n_qubits: int, device: str = "default.qubit", loader: str = "hadamard") -> Callable:
     """A torch-interface QNode ``f(x, theta)`` for ``kind`` "query_key" or "value".
 
     ``x`` may carry a leading batch axis, ``x[..., j]`` going to qubit j (``x`` is
@@ -112,17 +114,18 @@ def make_qnode(kind: str, n_qubits: int, device: str = "default.qubit", encoding
     """
     import pennylane as qml
 
-    _check(n_qubits, encoding)
+    check_qubits(n_qubits)
+    check_loader(loader)
     circuits = {"query_key": query_key_circuit, "value": value_circuit}
     if kind not in circuits:
-        raise ValueError(f"unknown circuit {kind!r}; valid: query_key, value")
+        raise ConfigError(f"unknown circuit {kind!r}; valid: query_key, value")
     dev = qml.device(device, wires=n_qubits)
     diff_method = "backprop" if device == "default.qubit" else "adjoint"
     circuit = circuits[kind]
 
     @qml.qnode(dev, interface="torch", diff_method=diff_method)
     def qnode(x, theta):
-        return circuit([x[..., j] for j in range(n_qubits)], theta, encoding)
+        return circuit([x[..., j] for j in range(n_qubits)], theta, loader)
 
     return qnode
 
@@ -133,7 +136,8 @@ class DeviceChoice:
     reason: str
 
 
-def _usable(name: str) -> tuple[bool, str]:
+def device_usable(name: str) -> tuple[bool, str]:
+    """Whether a PennyLane device can be created here, and if not, why (one line)."""
     import pennylane as qml
 
     try:
@@ -153,19 +157,82 @@ def choose_device(preferred: str | None = None) -> DeviceChoice:
     forced = preferred or os.environ.get(DEVICE_ENV)
     if forced:
         source = "argument" if preferred else DEVICE_ENV
-        ok, why = _usable(forced)
+        ok, why = device_usable(forced)
         if not ok:
             raise RuntimeError(f"device {forced!r} requested by {source} cannot be used: {why}")
         return DeviceChoice(forced, f"requested by {source}")
     import torch
 
     notes = []
-    for name in PREFERENCE:
+    for name in DEVICE_ORDER:
         if name == "lightning.gpu" and not torch.cuda.is_available():
             notes.append("no CUDA GPU visible to torch, so not lightning.gpu")
             continue
-        ok, why = _usable(name)
+        ok, why = device_usable(name)
         if ok:
             return DeviceChoice(name, "; ".join(notes + [f"{name} is the fastest usable device"]))
         notes.append(why)
     raise RuntimeError("no PennyLane device is usable: " + "; ".join(notes))
+
+
+class default_dtype:
+    """Run PennyLane's torch interface at a given precision: it returns results in torch's
+    default dtype, which would otherwise round float64 work to float32."""
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+
+    def __enter__(self) -> None:
+        self.previous = torch.get_default_dtype()
+        torch.set_default_dtype(self.dtype)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_default_dtype(self.previous)
+
+
+def circuit_outputs(
+    x: torch.Tensor, theta_qk: torch.Tensor, theta_v: torch.Tensor, loader: str, backend: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Query/key ⟨Z₀⟩ (n,) and value ⟨Z_j⟩ (n, d) for inputs x (n, d) on one backend.
+
+    ``backend``: "fused" (the Fourier series the models use), "fused-complex" (the textbook
+    quadratic form ψ†Mψ) or a PennyLane device name.
+    """
+    from . import fused
+
+    d = x.shape[-1]
+    if backend == "fused":
+        out = fused.head_expectations(x[:, None, :], theta_qk[None], theta_qk[None], theta_v[None], loader)[:, 0]
+        return out[:, 0], out[:, 2:]
+    if backend == "fused-complex":
+        state = fused.product_state(x, loader)
+        q = fused.expectations(state, fused.observables(fused.query_key_unitary(theta_qk, d), [0]))[..., 0]
+        return q, fused.expectations(state, fused.observables(fused.value_unitary(theta_v, d), list(range(d))))
+    with default_dtype(x.dtype):
+        q = make_qnode("query_key", d, backend, loader)(x, theta_qk)
+        v = torch.stack(make_qnode("value", d, backend, loader)(x, theta_v), dim=-1)
+    return q.to(x.dtype), v.to(x.dtype)
+
+
+def compare_with_backend(
+    backend: str, loader: str, n_qubits: int = 4, n_inputs: int = 7, dtype: torch.dtype = torch.float64, seed: int = 0
+) -> dict[str, float]:
+    """Largest differences between the fused simulator and another backend.
+
+    For random inputs and parameters: the values Q and V, and the gradients of a weighted
+    sum of them with respect to the inputs x and both parameter vectors.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n_inputs, n_qubits, generator=g, dtype=dtype) * 4 - 2).requires_grad_()
+    theta_qk = (
+        torch.rand(query_key_parameter_count(n_qubits), generator=g, dtype=dtype) * 2 * math.pi
+    ).requires_grad_()
+    theta_v = (torch.rand(value_parameter_count(n_qubits), generator=g, dtype=dtype) * 2 * math.pi).requires_grad_()
+    weights = torch.linspace(0.5, 1.5, n_qubits, dtype=dtype)
+    results = []
+    for name in ("fused", backend):
+        q, v = circuit_outputs(x, theta_qk, theta_v, loader, name)
+        grads = torch.autograd.grad(q.sum() + (v * weights).sum(), (x, theta_qk, theta_v))
+        results.append([q, v, *grads])
+    names = ("Q", "V", "d/dx", "d/dθ_QK", "d/dθ_V")
+    return {name: float((a - b).abs().max().detach()) for name, a, b in zip(names, *results)}

@@ -68,7 +68,13 @@ def _cmd_separability(args: argparse.Namespace) -> int:
 def _cmd_params(args: argparse.Namespace) -> int:
     from .models import ViTConfig, parameter_table
 
-    hyper = {"n_layers": args.n_layers, "d_token": args.d_token, "n_heads": args.n_heads, "d_ff": args.d_ff, "d_patch": args.d_patch}
+    hyper = {
+        "n_layers": args.n_layers,
+        "d_token": args.d_token,
+        "n_heads": args.n_heads,
+        "d_ff": args.d_ff,
+        "d_patch": args.d_patch,
+    }
     ViTConfig(**hyper)  # the hyper-parameters themselves (a ConfigError if not valid)
     print(f"hyper-parameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}")
     print(f"{'variant':24s} {'model':>7s} {'formula':>8s} {'paper':>7s}")
@@ -97,12 +103,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     get_protocol(args.protocol)
     init_distributed_from_env()  # under torchrun: data-parallel over the processes
     resume = f"python -m qvit_lib train --variant {args.variant} --protocol {args.protocol} --seed {args.seed} --resume"
-    record = _interruptible(lambda: run_variant(args.variant, args.protocol, seed=args.seed, resume=args.resume), resume)
+    record = _interruptible(
+        lambda: run_variant(args.variant, args.protocol, seed=args.seed, resume=args.resume), resume
+    )
     if distributed_rank()[0] != 0:
         return 0
     test = record["test"]
-    print(f"{args.variant} ({args.protocol}, seed {args.seed}): best epoch {record['best_epoch']}, "
-          f"test accuracy {test['accuracy']:.4f}, BCE {test['bce']:.4f}, AUC {test['auc']:.4f}, {record['wall_seconds']:.0f} s")
+    print(
+        f"{args.variant} ({args.protocol}, seed {args.seed}): best epoch {record['best_epoch']}, "
+        f"test accuracy {test['accuracy']:.4f}, BCE {test['bce']:.4f}, AUC {test['auc']:.4f}, "
+        f"{record['wall_seconds']:.0f} s"
+    )
     print(f"wrote {result_paths(args.protocol, args.variant, args.seed)[0]}")
     return 0
 
@@ -129,28 +140,51 @@ def _interruptible(work, resume_command: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qvit_lib", description="QViT book tools: simulate and inspect data, count parameters, train, benchmark.")
+    parser = argparse.ArgumentParser(
+        prog="python -m qvit_lib",
+        description="QViT book tools: simulate and inspect data, count parameters, train, benchmark.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = commands.add_parser("simulate", help="simulate electron and photon showers into HDF5 files in the CMS format")
-    sim.add_argument("--n", type=_positive_int, required=True, help="number of events, half photons and half electrons (even)")
-    sim.add_argument("--out", required=True, help="a .h5/.hdf5 file (one mixed file) or a directory (one file per class)")
-    sim.add_argument("--seed", type=_seed, default=0, help="random seed, >= 0 (default 0); the same seed gives the same events")
+    sim.add_argument(
+        "--n", type=_positive_int, required=True, help="number of events, half photons and half electrons (even)"
+    )
+    sim.add_argument(
+        "--out", required=True, help="a .h5/.hdf5 file (one mixed file) or a directory (one file per class)"
+    )
+    sim.add_argument(
+        "--seed", type=_seed, default=0, help="random seed, >= 0 (default 0); the same seed gives the same events"
+    )
     sim.add_argument("--overwrite", action="store_true", help="replace output files that exist already")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(run=_cmd_simulate)
 
-    info = commands.add_parser("info", help="describe a data file or directory: events per class, shapes, ranges, simulation or CMS")
-    info.add_argument("path", nargs="?", default=None, help="an HDF5 file or a directory holding the photon and electron files (default: $QVIT_DATA or the committed sample)")
+    info = commands.add_parser(
+        "info", help="describe a data file or directory: events per class, shapes, ranges, simulation or CMS"
+    )
+    info.add_argument(
+        "path",
+        nargs="?",
+        default=None,
+        help="an HDF5 file or a directory holding the photon and electron files (default: $QVIT_DATA or the "
+        "committed sample)",
+    )
     info.set_defaults(run=_cmd_info)
 
-    sep = commands.add_parser("separability", help="how separable electrons and photons are: shower-shape and pixel baselines")
-    sep.add_argument("path", nargs="?", default=None, help="data location (default: $QVIT_DATA or the committed sample)")
+    sep = commands.add_parser(
+        "separability", help="how separable electrons and photons are: shower-shape and pixel baselines"
+    )
+    sep.add_argument(
+        "path", nargs="?", default=None, help="data location (default: $QVIT_DATA or the committed sample)"
+    )
     sep.add_argument("--n-per-class", type=_positive_int, default=10000, help="events per class to use (default 10000)")
     sep.add_argument("--seed", type=_seed, default=0, help="seed of the split between fit and test halves (default 0)")
     sep.set_defaults(run=_cmd_separability)
 
-    params = commands.add_parser("params", help="trainable parameters of every variant: model, closed-form formula, paper")
+    params = commands.add_parser(
+        "params", help="trainable parameters of every variant: model, closed-form formula, paper"
+    )
     params.add_argument("--n-layers", type=int, default=5, help="encoder layers n_l (default 5)")
     params.add_argument("--d-token", type=_positive_int, default=16, help="token length d_t (default 16)")
     params.add_argument("--n-heads", type=_positive_int, default=4, help="attention heads n_h (default 4)")
@@ -161,28 +195,52 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments import PROTOCOLS, SEEDED_VARIANTS, SWEEP_SEEDS
 
     protocols = "; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values())
-    train = commands.add_parser("train", help="train one variant under a protocol and write its results under data/results/",
-                                description=f"Train one variant. Protocols — {protocols}.")
-    train.add_argument("--variant", required=True, help="<attention>-<pooling>-<pe|nope>, e.g. hybrid-angle-cmx-pe (see `params` for all)")
+    train = commands.add_parser(
+        "train",
+        help="train one variant under a protocol and write its results under data/results/",
+        description=f"Train one variant. Protocols — {protocols}.",
+    )
+    train.add_argument(
+        "--variant",
+        required=True,
+        help="<attention>-<pooling>-<pe|nope>, e.g. hybrid-angle-cmx-pe (see `params` for all)",
+    )
     train.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
     train.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the shuffling, >= 0 (default 0)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     train.set_defaults(run=_cmd_train)
 
-    sw = commands.add_parser("sweep", help="train every variant under a protocol, skipping finished ones",
-                             description=f"Every variant with seed 0, plus {', '.join(SEEDED_VARIANTS)} with the other seeds; "
-                             "finished runs are skipped and interrupted ones resumed. Under torchrun the runs are shared "
-                             f"between the processes. Protocols — {protocols}.")
+    sw = commands.add_parser(
+        "sweep",
+        help="train every variant under a protocol, skipping finished ones",
+        description=f"Every variant with seed 0, plus {', '.join(SEEDED_VARIANTS)} with the other seeds; "
+        "finished runs are skipped and interrupted ones resumed. Under torchrun the runs are shared "
+        f"between the processes. Protocols — {protocols}.",
+    )
     sw.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
-    sw.add_argument("--seeds", type=_seed, nargs="+", default=list(SWEEP_SEEDS), help="seeds for the cmx-pe variants (default 0 1 2)")
+    sw.add_argument(
+        "--seeds",
+        type=_seed,
+        nargs="+",
+        default=list(SWEEP_SEEDS),
+        help="seeds for the cmx-pe variants (default 0 1 2)",
+    )
     sw.set_defaults(run=_cmd_sweep)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
-    bench.add_argument("--suite", choices=("training", "simulation"), default="training", help="what to measure (default: training)")
-    bench.add_argument("--n", type=_positive_int, default=100_000, help="simulation suite: events to simulate (default 100000)")
+    bench.add_argument(
+        "--suite", choices=("training", "simulation"), default="training", help="what to measure (default: training)"
+    )
+    bench.add_argument(
+        "--n", type=_positive_int, default=100_000, help="simulation suite: events to simulate (default 100000)"
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes, to check that the benchmark runs")
     bench.add_argument("--json", action="store_true", help="also print the results as JSON")
-    bench.add_argument("--out", default=None, help="where to write the JSON (default data/bench/<suite>.json; quick: data/cache/bench/)")
+    bench.add_argument(
+        "--out",
+        default=None,
+        help="where to write the JSON (default data/bench/<suite>.json; quick: data/cache/bench/)",
+    )
     bench.set_defaults(run=_cmd_bench)
     return parser
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +30,15 @@ from typing import Literal
 
 import numpy as np
 
-from .config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR
+from .config import DATA_ENV, DEFAULT_DATA_DIR
 from .errors import ConfigError, DataError
-from .simulation import ELECTRON, IMAGE_SIZE, PHOTON, SIMULATOR_NAME, SIMULATOR_VERSION
+
+# The files' format (the CMS open-simulation "electron vs photon" files, and ours).
+IMAGE_SIZE = 32  # 32 × 32 crystals, rows iη, columns iφ, centred on the most energetic one
+ENERGY_UNIT_GEV = 50.0  # channel 0 stores energy in GeV/50
+TIME_UNIT_NS = 50.0  # ... channel 1 hit time in ns/50
+PHOTON, ELECTRON = 0, 1  # the labels y
+SIMULATOR_NAME = "qvit_lib.simulation"  # the attribute "simulator" of a file our simulator wrote
 
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -42,8 +47,6 @@ H5_SUFFIXES = (".h5", ".hdf5")
 CLASS_NAMES = {PHOTON: "photon", ELECTRON: "electron"}
 
 Channels = Literal["energy", "time", "both"]
-
-
 
 
 # --------------------------------------------------------------------------------------
@@ -57,7 +60,10 @@ def resolve_location(location: str | os.PathLike[str] | None = None) -> Path:
     path = Path(location).expanduser()
     if not path.exists():
         source = "QVIT_DATA" if location == os.environ.get(DATA_ENV) else "data location"
-        raise DataError(f"{path}: {source} does not exist; expected an HDF5 file or a directory holding the photon and electron files")
+        raise DataError(
+            f"{path}: {source} does not exist; expected an HDF5 file or a directory holding the photon and electron "
+            "files"
+        )
     return path
 
 
@@ -97,7 +103,9 @@ def _open_part(path: Path) -> _Part:
     try:
         handle = h5py.File(path, "r")
     except OSError as err:
-        raise DataError(f"{path}: cannot be read as HDF5 ({err}); the file may be truncated or not an HDF5 file") from None
+        raise DataError(
+            f"{path}: cannot be read as HDF5 ({err}); the file may be truncated or not an HDF5 file"
+        ) from None
     try:
         part = _checked_part(path, handle)
     except BaseException:
@@ -177,11 +185,17 @@ def _check_virtual_sources(path: Path, dataset) -> None:
             candidates = [path.parent / source.file_name, Path(source.file_name)]
             where = next((c for c in candidates if c.is_file()), candidates[0])
             if not where.is_file():
-                raise DataError(f"{path}: field '{field}' is a virtual dataset whose source file {where} does not exist; its events would read as zeros")
+                raise DataError(
+                    f"{path}: field '{field}' is a virtual dataset whose source file {where} does not exist; its "
+                    "events would read as zeros"
+                )
             with h5py.File(where, "r") as other:
                 found = source.dset_name in other
         if not found:
-            raise DataError(f"{path}: field '{field}' is a virtual dataset whose source '{source.dset_name}' is missing from {where}; its events would read as zeros")
+            raise DataError(
+                f"{path}: field '{field}' is a virtual dataset whose source '{source.dset_name}' is missing from "
+                f"{where}; its events would read as zeros"
+            )
 
 
 def _check_labels(part: _Part, label: int) -> None:
@@ -191,7 +205,8 @@ def _check_labels(part: _Part, label: int) -> None:
         row = int(np.argmax(wrong))
         raise DataError(
             f"{part.path}: the {CLASS_NAMES[label]} file must have y = {label} for every event; "
-            f"event {row} has y = {part.y[row].item()} ({int(wrong.sum())} of {len(wrong)} events are labelled otherwise)"
+            f"event {row} has y = {part.y[row].item()} ({int(wrong.sum())} of {len(wrong)} events are labelled "
+            "otherwise)"
         )
 
 
@@ -229,12 +244,16 @@ def _check_values(part: _Part, rows: np.ndarray, images: np.ndarray, energy_inde
     energy = images if energy_index == -1 else images[..., energy_index]
     if not energy.any():
         which = f"event {int(rows[0])}" if len(rows) == 1 else f"all {len(rows)} events read"
-        raise DataError(f"{part.path}: field 'X' has no energy anywhere in {which}; expected showers (energy > 0 around the centre)")
+        raise DataError(
+            f"{part.path}: field 'X' has no energy anywhere in {which}; expected showers (energy > 0 around the centre)"
+        )
     negative = (energy < 0).reshape(len(images), -1).any(axis=1)
     if negative.any():
         row = int(rows[np.argmax(negative)])
         low = float(energy[np.argmax(negative)].min())
-        raise DataError(f"{part.path}: field 'X' has a negative energy ({low:.3g}) in event {row}; energies must be >= 0")
+        raise DataError(
+            f"{part.path}: field 'X' has a negative energy ({low:.3g}) in event {row}; energies must be >= 0"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -291,9 +310,7 @@ class EcalDataset:
                 )
         counts = {label: sum(len(p.rows.get(label, ())) for p in self._parts) for label in (PHOTON, ELECTRON)}
         if counts[PHOTON] != counts[ELECTRON]:
-            message = (
-                f"{self.location}: unequal classes ({counts[PHOTON]} photons, {counts[ELECTRON]} electrons)"
-            )
+            message = f"{self.location}: unequal classes ({counts[PHOTON]} photons, {counts[ELECTRON]} electrons)"
             if on_imbalance == "error":
                 raise DataError(message + "; expected as many photons as electrons")
             keep = min(counts.values())
@@ -339,7 +356,9 @@ class EcalDataset:
     def describe(self) -> dict[str, object]:
         """What the data is: kind, files, events per class and split, simulator settings."""
         info: dict[str, object] = {
-            "kind": "simulation (qvit_lib)" if self.is_simulation else "CMS-format data, not our simulation (no simulator attributes)",
+            "kind": "simulation (qvit_lib)"
+            if self.is_simulation
+            else "CMS-format data, not our simulation (no simulator attributes)",
             "files": [str(p) for p in self.files],
             "events_per_class": self.n_per_class,
             "split_sizes": {name: self.split_size(name) for name in SPLITS},
@@ -420,7 +439,7 @@ class EcalDataset:
             except Exception:  # closing twice or after a failed open is harmless
                 pass
 
-    def __enter__(self) -> "EcalDataset":
+    def __enter__(self) -> EcalDataset:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -464,7 +483,12 @@ def patchify(images, patch: tuple[int, int] = PATCH_SHAPE):
     return x.reshape(n, (h // ph) * (w // pw), ph * pw * c)
 
 
-def unpatchify(tokens, image_shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE), patch: tuple[int, int] = PATCH_SHAPE, channels: int | None = None):
+def unpatchify(
+    tokens,
+    image_shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE),
+    patch: tuple[int, int] = PATCH_SHAPE,
+    channels: int | None = None,
+):
     """Inverse of :func:`patchify`: (N, n_t, d_i) back to (N, H, W) or (N, H, W, C)."""
     n, n_t, d_i = tokens.shape
     (h, w), (ph, pw) = image_shape, patch
@@ -473,38 +497,6 @@ def unpatchify(tokens, image_shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE), 
         raise ValueError(f"tokens of shape {tuple(tokens.shape)} do not fit {h}×{w} images cut into {ph}×{pw} patches")
     x = tokens.reshape(n, h // ph, w // pw, ph, pw, c).swapaxes(2, 3).reshape(n, h, w, c)
     return x[..., 0] if (channels is None and c == 1) else x
-
-
-# --------------------------------------------------------------------------------------
-# Larger simulated samples, generated on demand and cached.
-
-
-def simulated_dataset(n_per_class: int, seed: int = 0, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> Path:
-    """Directory of a simulated pair with ``n_per_class`` events each, made once and cached.
-
-    The same (n, seed, simulator version) gives the same events (the same bytes on the same
-    processor kind), so the cache is safe to delete. Processes that ask at the same time
-    each simulate and the first copy to land is kept. The cache (``data/cache``) is git-ignored.
-    """
-    from .simulation import write_dataset
-
-    root = Path(cache_dir) if cache_dir is not None else CACHE_DIR
-    target = root / f"sim-v{SIMULATOR_VERSION}-n{n_per_class}-seed{seed}"
-    complete = lambda: target.is_dir() and len(list(target.glob("*.hdf5"))) == 2  # noqa: E731
-    if complete():
-        return target
-    tmp = root / (target.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_dataset(tmp, 2 * n_per_class, seed=seed, progress=progress)
-    if target.is_dir() and not complete():  # a half-made directory left by an older version
-        shutil.rmtree(target, ignore_errors=True)
-    try:
-        tmp.rename(target)  # atomic; fails if another process has just put its copy there
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not complete():
-            raise
-    return target
 
 
 def summarise_files(location: str | os.PathLike[str] | None = None) -> list[dict[str, object]]:
@@ -533,7 +525,9 @@ def summarise_files(location: str | os.PathLike[str] | None = None) -> list[dict
             summaries.append(
                 {
                     "file": str(file),
-                    "kind": "SIMULATION (qvit_lib simulator)" if simulated else "CMS-format data, not our simulation (no simulator attributes)",
+                    "kind": "SIMULATION (qvit_lib simulator)"
+                    if simulated
+                    else "CMS-format data, not our simulation (no simulator attributes)",
                     "X": f"{tuple(part.X.shape)} {part.X.dtype}",
                     "y": f"({n},) {part.y_dtype}",
                     "photons": int((part.y == PHOTON).sum()),

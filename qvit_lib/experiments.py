@@ -21,22 +21,24 @@ import dataclasses
 import datetime
 import json
 import os
-import platform
 import socket
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from .bench import versions
+from . import paper
 from .config import CACHE_DIR, DATA_DIR, DATA_ENV, DEFAULT_DATA_DIR
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
+from .provenance import code_version, run_machine, versions
 
 RESULTS_DIR = DATA_DIR / "results"
 CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
 SIMULATION_SEED = 2024  # the seed of the committed sample; larger simulated sets use it too
+TEST_SLICE_EVENTS = 2000  # a run records its metrics on the first events of its test split too
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,26 @@ class Protocol:
     name: str
     n_events: int  # train + val + test, half photons and half electrons
     epochs: int
-    batch_size: int = 512
-    lr: float = 5e-3
+    batch_size: int = paper.BATCH_SIZE
+    lr: float = paper.LEARNING_RATE
     description: str = ""
 
 
 PROTOCOLS = {
     "quick": Protocol("quick", 2_000, 1, description="CI smoke run: 2 000 events of the committed sample, 1 epoch"),
-    "cpu": Protocol("cpu", 100_000, 8, description="100 000 simulated events (80 000 for training), 8 epochs: all variants in about an hour on 2 CPU cores"),
-    "paper": Protocol("paper", 498_000, 40, description="the paper's protocol: 498 000 events, 40 epochs, batch 512 (for a GPU)"),
+    "cpu": Protocol(
+        "cpu",
+        100_000,
+        8,
+        description="100 000 simulated events (80 000 for training), 8 epochs: all variants in about an hour on 2 "
+        "CPU cores",
+    ),
+    "paper": Protocol(
+        "paper",
+        498_000,
+        paper.EPOCHS,
+        description="the paper's protocol: 498 000 events, 40 epochs, batch 512 (for a GPU)",
+    ),
 }
 
 SEEDED_VARIANTS = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")  # run with three seeds
@@ -86,7 +99,8 @@ def data_location(protocol: Protocol) -> Path:
 
     Simulated sets larger than the committed sample are generated once and cached.
     """
-    from .data import resolve_location, simulated_dataset
+    from .data import resolve_location
+    from .simulation import simulated_dataset
 
     if os.environ.get(DATA_ENV):
         return resolve_location(None)
@@ -102,7 +116,10 @@ def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[st
     with EcalDataset(data_location(protocol)) as dataset:
         available = 2 * dataset.n_per_class
         if available < protocol.n_events and protocol.name != "paper":
-            raise DataError(f"{dataset.location}: protocol {protocol.name!r} needs {protocol.n_events} events, the data has {available}")
+            raise DataError(
+                f"{dataset.location}: protocol {protocol.name!r} needs {protocol.n_events} events, the data has "
+                f"{available}"
+            )
         fraction = min(1.0, protocol.n_events / available)
         sizes = {split: int(round(dataset.split_size(split) * fraction)) for split in ("train", "val", "test")}
         sets = {split: tuple(t.to(device) for t in dataset.tokens(split, n)) for split, n in sizes.items()}
@@ -117,18 +134,6 @@ def _relative(path: str | Path) -> str:
         return str(Path(path).resolve().relative_to(DATA_DIR.parent))
     except ValueError:
         return str(path)
-
-
-def roc_curve(scores: np.ndarray, labels: np.ndarray, points: int = 101) -> dict[str, list[float]]:
-    """The ROC curve (photon efficiency vs electron efficiency) at ``points`` thresholds.
-
-    Thresholds are quantiles of the scores, so the curve is compact enough to commit.
-    """
-    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
-    thresholds = np.unique(np.quantile(scores, np.linspace(0, 1, points)))
-    tpr = [float((scores[labels] >= t).mean()) for t in thresholds] + [0.0]
-    fpr = [float((scores[~labels] >= t).mean()) for t in thresholds] + [0.0]
-    return {"false_positive_rate": [round(x, 5) for x in fpr], "true_positive_rate": [round(x, 5) for x in tpr]}
 
 
 def result_paths(protocol: str, variant: str, seed: int = 0, results_dir: Path | None = None) -> tuple[Path, Path]:
@@ -158,8 +163,9 @@ def run_variant(
     """
     import torch
 
+    from .metrics import classifier_metrics, compact_roc
     from .models import build_model, count_parameters
-    from .training import distributed_rank, metrics_from_logits, predict_logits, train
+    from .training import distributed_rank, predict_logits, save_atomically, train
 
     check_variant(variant)
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
@@ -177,18 +183,32 @@ def run_variant(
         dist.barrier()
     resumed = checkpoint.exists()
     if resume and rank == 0:
-        print(f"resuming {run_name(variant, seed)} from its checkpoint {checkpoint}" if resumed
-              else f"no checkpoint at {checkpoint}: training {run_name(variant, seed)} from scratch", file=sys.stderr, flush=True)
+        print(
+            f"resuming {run_name(variant, seed)} from its checkpoint {checkpoint}"
+            if resumed
+            else f"no checkpoint at {checkpoint}: training {run_name(variant, seed)} from scratch",
+            file=sys.stderr,
+            flush=True,
+        )
 
     model = build_model(variant, seed=seed).to(device)
     start = time.perf_counter()
     result = train(
-        model, sets["train"], sets["val"], epochs=protocol.epochs, batch_size=protocol.batch_size, lr=protocol.lr,
-        seed=seed, progress=progress, checkpoint=checkpoint, resume=resume,
+        model,
+        sets["train"],
+        sets["val"],
+        epochs=protocol.epochs,
+        batch_size=protocol.batch_size,
+        lr=protocol.lr,
+        seed=seed,
+        progress=progress,
+        checkpoint=checkpoint,
+        resume=resume,
     )
     wall = time.perf_counter() - start
     logits = predict_logits(model, sets["test"][0]).cpu()
-    test = metrics_from_logits(logits, sets["test"][1])
+    test = classifier_metrics(logits, sets["test"][1])
+    head = min(TEST_SLICE_EVENTS, len(logits))  # what load_trained's check recomputes
     record = {
         "variant": variant,
         "seed": seed,
@@ -199,22 +219,67 @@ def run_variant(
         "history": result.history,
         "best_epoch": result.best_epoch,
         "test": test,
-        "roc": roc_curve(logits.numpy(), sets["test"][1].cpu().numpy()),
+        "test_slice": {"events": head, **classifier_metrics(logits[:head], sets["test"][1][:head])},
+        "roc": compact_roc(logits.numpy(), sets["test"][1].cpu().numpy()),
         "wall_seconds": round(wall, 1),
         "resumed_from_checkpoint": resumed,
-        "machine": {"device": device, "processes": world, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform()},
+        "machine": run_machine(device, world),
         "versions": versions(),
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "code": code_version(),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     if rank != 0:  # data-parallel: one process writes
         return record
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)
+    save_atomically({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)  # weights first, then the record
     tmp = json_path.with_name(json_path.name + ".tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, json_path)
     checkpoint.unlink(missing_ok=True)
     return record
+
+
+class TrainedRun(NamedTuple):
+    """A committed run: the model with its best weights (in evaluation mode) and its record."""
+
+    model: object
+    record: dict[str, object]
+
+
+def load_trained(variant: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None) -> TrainedRun:
+    """The trained model of a committed run, rebuilt from its results JSON, with its weights.
+
+    Checks the weights against the architecture and the parameter count against the record,
+    so a stale or foreign file is refused with a clear error rather than loaded wrongly.
+    """
+    import torch
+
+    from .models import ViTConfig, build_model, count_parameters
+    from .training import check_state_fits
+
+    check_variant(variant)
+    json_path, weights_path = result_paths(protocol, variant, seed, results_dir)
+    retrain = f"python -m qvit_lib train --variant {variant} --protocol {protocol} --seed {seed}"
+    if not json_path.is_file() or not weights_path.is_file():
+        raise CheckpointError(
+            f"{json_path}: no committed run of {run_name(variant, seed)} under protocol {protocol!r}; train it "
+            f"with: {retrain}"
+        )
+    record = json.loads(json_path.read_text())
+    model = build_model(ViTConfig(**record["config"]))
+    try:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(
+            f"{weights_path}: cannot be read as weights ({type(err).__name__}); retrain with: {retrain}"
+        ) from None
+    check_state_fits(model, state, weights_path)
+    model.load_state_dict(state)
+    if count_parameters(model) != record["parameters"]:
+        raise CheckpointError(
+            f"{weights_path}: {count_parameters(model)} parameters, but its record says {record['parameters']}"
+        )
+    return TrainedRun(model.eval(), record)
 
 
 def sweep_plan(seeds: tuple[int, ...] = SWEEP_SEEDS) -> list[tuple[str, int]]:
@@ -313,7 +378,16 @@ def sweep(
                 statuses.append((variant, seed, "done already"))
                 continue
             data = data or load_protocol_data(chosen, device)
-            record = run_variant(variant, chosen, seed=seed, resume=True, results_dir=results_dir, device=device, progress=progress, data=data)
+            record = run_variant(
+                variant,
+                chosen,
+                seed=seed,
+                resume=True,
+                results_dir=results_dir,
+                device=device,
+                progress=progress,
+                data=data,
+            )
         finally:
             lock.unlink(missing_ok=True)
         statuses.append((variant, seed, f"test AUC {record['test']['auc']:.3f} in {record['wall_seconds']:.0f} s"))
@@ -327,33 +401,22 @@ def load_results(protocol: str, results_dir: Path | None = None) -> dict[str, di
     return {path.stem: json.loads(path.read_text()) for path in sorted(root.glob("*.json"))}
 
 
-# The paper's Table 1 (test set): (attention, pooling, positional encoding) → accuracy, BCE, AUC.
-PAPER_TABLE1 = {
-    ("classical", "cls", True): (0.717, 0.564, 0.780), ("hybrid", "cls", True): (0.502, 0.6931, 0.501),
-    ("classical", "cls", False): (0.720, 0.561, 0.783), ("hybrid", "cls", False): (0.502, 0.6931, 0.500),
-    ("classical", "cmx", True): (0.718, 0.562, 0.783), ("hybrid", "cmx", True): (0.718, 0.565, 0.779),
-    ("classical", "cmx", False): (0.722, 0.557, 0.786), ("hybrid", "cmx", False): (0.718, 0.565, 0.779),
-    ("classical", "cmn", True): (0.720, 0.559, 0.784), ("hybrid", "cmn", True): (0.696, 0.592, 0.751),
-    ("classical", "cmn", False): (0.720, 0.560, 0.783), ("hybrid", "cmn", False): (0.692, 0.595, 0.748),
-}
-
-
 def results_table(results: dict[str, dict[str, object]]) -> list[dict[str, object]]:
     """One row per seed-0 run: our test metrics and parameters beside the paper's, where it has them."""
     from .models import ViTConfig
 
     rows = []
-    for name, record in results.items():
+    for record in results.values():
         if record["seed"] != 0:
             continue
         config = ViTConfig.from_variant(record["variant"])
-        paper = PAPER_TABLE1.get((config.attention, config.pooling, config.positional))
+        reference = paper.TABLE1.get((config.attention, config.pooling, config.positional))
         rows.append(
             {
                 "variant": record["variant"],
                 "parameters": record["parameters"],
                 **{key: record["test"][key] for key in ("accuracy", "bce", "auc")},
-                "paper": dict(zip(("accuracy", "bce", "auc"), paper)) if paper else None,
+                "paper": dict(zip(paper.METRICS, reference)) if reference else None,
             }
         )
     return rows

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from . import paper
+from .ansatz import check_heads, check_qubits
 from .attention import ClassicalMultiHeadAttention, HybridMultiHeadAttention, shared_series_weights
 from .errors import ConfigError
 
@@ -36,23 +38,15 @@ if TYPE_CHECKING:
     from .fused import SeriesWeights
 
 ATTENTIONS = ("classical", "hybrid", "hybrid-angle", "none")
-DATA_LOADERS = {"hybrid": "hadamard", "hybrid-angle": "angle"}
+ATTENTION_LOADERS = {"hybrid": "hadamard", "hybrid-angle": "angle"}  # the data loader of each hybrid attention
 POOLINGS = ("cls", "cmx", "cmn")
-ENCODINGS = ("pe", "nope")
-PAPER_PARAMETERS = {
-    ("classical", "cls"): 4801, ("classical", "cmx"): 4785, ("classical", "cmn"): 4785,
-    ("hybrid", "cls"): 4601, ("hybrid", "cmx"): 4585, ("hybrid", "cmn"): 4585,
-}
+POSITIONAL = ("pe", "nope")  # the variant name's last part: sinusoidal positional encoding or none
 
 
 def all_variants(attentions: tuple[str, ...] = ATTENTIONS) -> list[str]:
     """Every valid variant name; ``none`` has no class token (nothing would update it)."""
     return [
-        f"{a}-{p}-{e}"
-        for a in attentions
-        for p in POOLINGS
-        for e in ENCODINGS
-        if not (a == "none" and p == "cls")
+        f"{a}-{p}-{e}" for a in attentions for p in POOLINGS for e in POSITIONAL if not (a == "none" and p == "cls")
     ]
 
 
@@ -63,13 +57,13 @@ class ViTConfig:
     attention: str = "classical"
     pooling: str = "cmx"
     positional: bool = True
-    n_layers: int = 5
-    d_token: int = 16
-    n_heads: int = 4
-    d_ff: int = 16
-    d_patch: int = 32
+    n_layers: int = paper.HYPER_PARAMETERS["n_layers"]
+    d_token: int = paper.HYPER_PARAMETERS["d_token"]
+    n_heads: int = paper.HYPER_PARAMETERS["n_heads"]
+    d_ff: int = paper.HYPER_PARAMETERS["d_ff"]
+    d_patch: int = paper.HYPER_PARAMETERS["d_patch"]
     n_tokens: int = 32
-    d_classifier: int = 32
+    d_classifier: int = paper.CLASSIFIER_WIDTH
     backend: str = "fused"  # hybrid only: "fused" or a PennyLane device name
 
     def __post_init__(self) -> None:
@@ -78,14 +72,15 @@ class ViTConfig:
         if self.pooling not in POOLINGS:
             raise ConfigError(f"unknown pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
         if self.attention == "none" and self.pooling == "cls":
-            raise ConfigError("variant none-cls: without encoder layers a class token never sees the image; use cmx or cmn")
+            raise ConfigError(
+                "variant none-cls: without encoder layers a class token never sees the image; use cmx or cmn"
+            )
         for name in ("n_layers", "d_token", "n_heads", "d_ff", "d_patch", "n_tokens", "d_classifier"):
             if getattr(self, name) < (0 if name == "n_layers" else 1):
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.d_token % self.n_heads:
-            raise ConfigError(f"d_token ({self.d_token}) must be divisible by n_heads ({self.n_heads})")
-        if self.attention in DATA_LOADERS and self.d_token // self.n_heads < 2:
-            raise ConfigError(f"hybrid attention needs at least 2 qubits per head; d_token/n_heads = {self.d_token // self.n_heads}")
+        d_head = check_heads(self.d_token, self.n_heads)
+        if self.attention in ATTENTION_LOADERS:
+            check_qubits(d_head)
 
     @property
     def d_head(self) -> int:
@@ -100,15 +95,15 @@ class ViTConfig:
         return f"{self.attention}-{self.pooling}-{'pe' if self.positional else 'nope'}"
 
     @classmethod
-    def from_variant(cls, name: str, **hyper: int) -> "ViTConfig":
+    def from_variant(cls, name: str, **hyper: int) -> ViTConfig:
         """Parse ``<attention>-<pooling>-<pe|nope>``; extra keywords set hyper-parameters."""
         parts = name.rsplit("-", 2)
         valid = all_variants()
-        if len(parts) != 3 or parts[0] not in ATTENTIONS or parts[1] not in POOLINGS or parts[2] not in ENCODINGS:
+        if len(parts) != 3 or parts[0] not in ATTENTIONS or parts[1] not in POOLINGS or parts[2] not in POSITIONAL:
             raise ConfigError(f"unknown variant {name!r}; valid variants: {', '.join(valid)}")
         return cls(attention=parts[0], pooling=parts[1], positional=parts[2] == "pe", **hyper)
 
-    def with_(self, **changes: object) -> "ViTConfig":
+    def with_(self, **changes: object) -> ViTConfig:
         return replace(self, **changes)
 
 
@@ -124,13 +119,10 @@ def parameter_formula(config: ViTConfig) -> int:
     c = config
     embedding = (c.d_patch + 1) * c.d_token
     classifier = c.d_token * c.d_classifier + c.d_classifier + c.d_classifier + 1
-    attention = c.n_heads * (9 * c.d_head + 2) if c.attention in DATA_LOADERS else 3 * c.n_heads * c.d_head**2
+    attention = c.n_heads * (9 * c.d_head + 2) if c.attention in ATTENTION_LOADERS else 3 * c.n_heads * c.d_head**2
     layer = attention + 2 * c.d_ff * c.d_token + c.d_ff + c.d_token
     class_token = c.d_token if c.pooling == "cls" else 0
     return embedding + classifier + c.encoder_layers * layer + class_token
-
-
-PAPER_HYPER_PARAMETERS = {"n_layers": 5, "d_token": 16, "n_heads": 4, "d_ff": 16, "d_patch": 32}
 
 
 def parameter_table(**hyper: int) -> list[dict[str, object]]:
@@ -139,7 +131,7 @@ def parameter_table(**hyper: int) -> list[dict[str, object]]:
     The paper's figures apply only at its own hyper-parameters (the defaults). A variant
     that these hyper-parameters do not allow has ``parameters`` None and a ``reason``.
     """
-    at_paper = {**PAPER_HYPER_PARAMETERS, **hyper} == PAPER_HYPER_PARAMETERS
+    at_paper = {**paper.HYPER_PARAMETERS, **hyper} == paper.HYPER_PARAMETERS
     rows = []
     for variant in all_variants():
         try:
@@ -152,7 +144,9 @@ def parameter_table(**hyper: int) -> list[dict[str, object]]:
                 "variant": variant,
                 "parameters": count_parameters(VisionTransformer(config)),
                 "formula": parameter_formula(config),
-                "paper": PAPER_PARAMETERS.get((config.attention.replace("-angle", ""), config.pooling)) if at_paper else None,
+                "paper": paper.PARAMETERS.get((config.attention.replace("-angle", ""), config.pooling))
+                if at_paper
+                else None,
             }
         )
     return rows
@@ -175,9 +169,12 @@ def sinusoidal_encoding(n_positions: int, d: int) -> torch.Tensor:
 def constant_encoding(n_positions: int, d: int) -> torch.Tensor:
     """What the paper's public code adds: one fixed vector, the same for every position.
 
-    Shown for comparison only (chapter 3): it cannot encode position.
+    Its formula (``QViT/model.py``, ``Transformer.pos_embedding``): component i is
+    sin(1/10000^((i−1)/d)) for odd i and cos(i/10000^((i−1)/d)) for even i, so the vector
+    starts 1, 0.841, 0.431, … Shown for comparison only (chapter 3): it cannot encode position.
     """
-    return sinusoidal_encoding(1, d).expand(n_positions, d).clone()
+    vector = [math.sin(1 / 10000 ** ((i - 1) / d)) if i % 2 else math.cos(i / 10000 ** ((i - 1) / d)) for i in range(d)]
+    return torch.tensor(vector).expand(n_positions, d).clone()
 
 
 class ClassicalEncoderLayer(nn.Module):
@@ -187,7 +184,9 @@ class ClassicalEncoderLayer(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(config.d_token, elementwise_affine=False)
         self.attention = ClassicalMultiHeadAttention(config.d_token, config.n_heads)
-        self.mlp = nn.Sequential(nn.Linear(config.d_token, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, config.d_token))
+        self.mlp = nn.Sequential(
+            nn.Linear(config.d_token, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, config.d_token)
+        )
 
     def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         attended, weights = self.attention(self.norm(x), need_weights)
@@ -205,10 +204,16 @@ class HybridEncoderLayer(nn.Module):
     def __init__(self, config: ViTConfig) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(config.d_token, elementwise_affine=False)
-        self.attention = HybridMultiHeadAttention(config.d_token, config.n_heads, DATA_LOADERS[config.attention], config.backend)
-        self.mlp = nn.Sequential(nn.Linear(config.d_token, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, config.d_token))
+        self.attention = HybridMultiHeadAttention(
+            config.d_token, config.n_heads, ATTENTION_LOADERS[config.attention], config.backend
+        )
+        self.mlp = nn.Sequential(
+            nn.Linear(config.d_token, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, config.d_token)
+        )
 
-    def forward(self, x: torch.Tensor, need_weights: bool = False, series: SeriesWeights | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor, need_weights: bool = False, series: SeriesWeights | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attended, weights = self.attention(self.norm(x), need_weights, series)
         return x + self.mlp(attended), weights
 
@@ -217,7 +222,7 @@ def encoder_layer(config: ViTConfig) -> nn.Module:
     """The encoder layer for the config's attention type."""
     if config.attention == "classical":
         return ClassicalEncoderLayer(config)
-    if config.attention in DATA_LOADERS:
+    if config.attention in ATTENTION_LOADERS:
         return HybridEncoderLayer(config)
     raise ValueError(f"no encoder layer for attention {config.attention!r}")
 
@@ -229,18 +234,30 @@ class VisionTransformer(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Linear(config.d_patch, config.d_token)
-        self.class_token = nn.Parameter(torch.zeros(1, 1, config.d_token)) if config.pooling == "cls" else None
+        # As the paper's public code starts it: |U(0, 1)|/√d_t per component.
+        self.class_token = (
+            nn.Parameter(torch.rand(1, 1, config.d_token) / math.sqrt(config.d_token))
+            if config.pooling == "cls"
+            else None
+        )
         n_positions = config.n_tokens + (config.pooling == "cls")
-        encoding = sinusoidal_encoding(n_positions, config.d_token) if config.positional else torch.zeros(n_positions, config.d_token)
+        encoding = (
+            sinusoidal_encoding(n_positions, config.d_token)
+            if config.positional
+            else torch.zeros(n_positions, config.d_token)
+        )
         self.register_buffer("positional_encoding", encoding, persistent=False)
         self.layers = nn.ModuleList(encoder_layer(config) for _ in range(config.encoder_layers))
-        self.classifier = nn.Sequential(nn.Linear(config.d_token, config.d_classifier), nn.LeakyReLU(), nn.Linear(config.d_classifier, 1))
+        self.classifier = nn.Sequential(
+            nn.Linear(config.d_token, config.d_classifier), nn.LeakyReLU(), nn.Linear(config.d_classifier, 1)
+        )
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """Linear embedding, class token and positional encoding: (B, n_t[+1], d_t)."""
         if tokens.ndim != 3 or tokens.shape[1:] != (self.config.n_tokens, self.config.d_patch):
             raise ValueError(
-                f"{self.config.variant}: expected tokens of shape (batch, {self.config.n_tokens}, {self.config.d_patch}), "
+                f"{self.config.variant}: expected tokens of shape (batch, {self.config.n_tokens}, "
+                f"{self.config.d_patch}), "
                 f"got {tuple(tokens.shape)}; cut images with qvit_lib.data.patchify"
             )
         z = self.embedding(tokens)

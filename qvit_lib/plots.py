@@ -20,7 +20,16 @@ ENERGY_LABEL = "energy / max"
 TIME_LABEL = "hit time [ns/50]"
 
 
-def draw_image(ax: plt.Axes, image: np.ndarray, *, log: bool = True, label: str = ENERGY_LABEL, vmin: float = 1e-3, cmap: str = "viridis", colorbar: bool = True):
+def draw_image(
+    ax: plt.Axes,
+    image: np.ndarray,
+    *,
+    log: bool = True,
+    label: str = ENERGY_LABEL,
+    vmin: float = 1e-3,
+    cmap: str = "viridis",
+    colorbar: bool = True,
+):
     """One 32×32 crop in the (iφ, iη) plane; zero crystals are left blank."""
     masked = np.ma.masked_where(image == 0, image)
     if log:
@@ -36,7 +45,9 @@ def draw_image(ax: plt.Axes, image: np.ndarray, *, log: bool = True, label: str 
     return mesh
 
 
-def event_gallery(images: np.ndarray, labels: np.ndarray, per_class: int = 2, titles: Sequence[str] | None = None) -> plt.Figure:
+def event_gallery(
+    images: np.ndarray, labels: np.ndarray, per_class: int = 2, titles: Sequence[str] | None = None
+) -> plt.Figure:
     """Energy (log scale, top row) and hit time (bottom row) of example events per class.
 
     ``images`` is (N, 32, 32, 2) with normalised energy in channel 0 and time in ns/50.
@@ -76,7 +87,9 @@ _SHAPE_AXES = {
 }
 
 
-def shape_histograms(shapes: Mapping[str, np.ndarray], labels: np.ndarray, names: Sequence[str] = tuple(_SHAPE_AXES)) -> plt.Figure:
+def shape_histograms(
+    shapes: Mapping[str, np.ndarray], labels: np.ndarray, names: Sequence[str] = tuple(_SHAPE_AXES)
+) -> plt.Figure:
     """Normalised histograms of shower shapes, photons against electrons."""
     cols = 3
     rows = -(-len(names) // cols)
@@ -86,7 +99,15 @@ def shape_histograms(shapes: Mapping[str, np.ndarray], labels: np.ndarray, names
         lo, hi = np.percentile(values, [0.5, 99.5])
         bins = np.linspace(lo, hi, 50)
         for c in (PHOTON, ELECTRON):
-            ax.hist(values[labels == c], bins=bins, density=True, histtype="step", lw=1.6, color=CLASS_COLOURS[c], label=CLASS_LABELS[c])
+            ax.hist(
+                values[labels == c],
+                bins=bins,
+                density=True,
+                histtype="step",
+                lw=1.6,
+                color=CLASS_COLOURS[c],
+                label=CLASS_LABELS[c],
+            )
         ax.set_xlabel(_SHAPE_AXES.get(name, name))
         ax.set_ylabel("probability density")
     for ax in list(axes.flat)[len(names) :]:
@@ -118,8 +139,15 @@ def tracker_effects(config=None) -> plt.Figure:
     eta = np.linspace(0, config.eta_max, 100)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
     left.plot(eta, config.material(eta), color="k", label="material t [X/X₀]")
-    left.plot(eta, config.conversion_probability(eta), color=CLASS_COLOURS[PHOTON], label="photon converts: 1 − exp(−7t/9)")
-    left.plot(eta, 1 - np.exp(-config.material(eta)), color=CLASS_COLOURS[ELECTRON], label="electron's mean brem fraction: 1 − exp(−t)")
+    left.plot(
+        eta, config.conversion_probability(eta), color=CLASS_COLOURS[PHOTON], label="photon converts: 1 − exp(−7t/9)"
+    )
+    left.plot(
+        eta,
+        1 - np.exp(-config.material(eta)),
+        color=CLASS_COLOURS[ELECTRON],
+        label="electron's mean brem fraction: 1 − exp(−t)",
+    )
     left.set_xlabel("|η|")
     left.set_ylabel("X/X₀, or probability / fraction")
     left.legend(fontsize=8)
@@ -140,7 +168,9 @@ def knob_profiles(scans: Sequence[Sequence[Mapping[str, object]]]) -> plt.Figure
         styles = ["-", "--", ":", "-."]
         for style, result in zip(styles, scan):
             for c in (PHOTON, ELECTRON):
-                label = f"{CLASS_LABELS[c].split()[0]}, {result['value']}" + (f"  (AUC {result['pixel_auc']:.2f})" if c == ELECTRON else "")
+                label = f"{CLASS_LABELS[c].split()[0]}, {result['value']}" + (
+                    f"  (AUC {result['pixel_auc']:.2f})" if c == ELECTRON else ""
+                )
                 ax.plot(np.arange(32) - 16, result["profiles"][c], style, color=CLASS_COLOURS[c], label=label)
         ax.set_yscale("log")
         ax.set_xlim(-8, 8)
@@ -155,7 +185,9 @@ def knob_profiles(scans: Sequence[Sequence[Mapping[str, object]]]) -> plt.Figure
 def attention_heatmap(ax: plt.Axes, weights: np.ndarray, title: str | None = None, tick_step: int = 4) -> None:
     """An attention matrix: row i is how much query token i attends to each key token."""
     weights = np.asarray(weights)
-    mesh = ax.imshow(weights, cmap="magma", norm=LogNorm(vmin=max(float(weights.min()), 1e-4), vmax=1.0), interpolation="nearest")
+    mesh = ax.imshow(
+        weights, cmap="magma", norm=LogNorm(vmin=max(float(weights.min()), 1e-4), vmax=1.0), interpolation="nearest"
+    )
     ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label="attention weight (log scale)")
     n = weights.shape[0]
     ax.set_xticks(range(0, n, tick_step))
@@ -166,7 +198,14 @@ def attention_heatmap(ax: plt.Axes, weights: np.ndarray, title: str | None = Non
         ax.set_title(title)
 
 
-def token_map(ax: plt.Axes, values: np.ndarray, patch: tuple[int, int] = (4, 8), image_size: int = 32, label: str = "attention received", title: str | None = None) -> None:
+def token_map(
+    ax: plt.Axes,
+    values: np.ndarray,
+    patch: tuple[int, int] = (4, 8),
+    image_size: int = 32,
+    label: str = "attention received",
+    title: str | None = None,
+) -> None:
     """Per-token values painted back onto the image: each 4×8 patch gets its token's value."""
     ph, pw = patch
     grid = np.asarray(values, dtype=float).reshape(image_size // ph, image_size // pw)
@@ -189,9 +228,20 @@ def architecture_diagram(stages: Sequence[tuple[str, tuple[int, ...]]], title: s
     for i, (name, shape) in enumerate(stages):
         ax.add_patch(plt.Rectangle((i * 2.0, 0), 1.6, 1.2, facecolor="#e8eef7", edgecolor="#4a6fa5", lw=1.2))
         ax.text(i * 2.0 + 0.8, 0.78, name, ha="center", va="center", fontsize=8.5, wrap=True)
-        ax.text(i * 2.0 + 0.8, 0.32, "×".join(str(s) for s in shape), ha="center", va="center", fontsize=8, color="#333333", family="monospace")
+        ax.text(
+            i * 2.0 + 0.8,
+            0.32,
+            "×".join(str(s) for s in shape),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="#333333",
+            family="monospace",
+        )
         if i:
-            ax.annotate("", xy=(i * 2.0, 0.6), xytext=(i * 2.0 - 0.4, 0.6), arrowprops={"arrowstyle": "->", "color": "#4a6fa5"})
+            ax.annotate(
+                "", xy=(i * 2.0, 0.6), xytext=(i * 2.0 - 0.4, 0.6), arrowprops={"arrowstyle": "->", "color": "#4a6fa5"}
+            )
     ax.set_xlim(-0.2, 2.0 * len(stages) - 0.2)
     ax.set_ylim(-0.1, 1.3)
     ax.axis("off")
@@ -219,7 +269,9 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> p
 
 def positional_encodings(encodings: Mapping[str, np.ndarray]) -> plt.Figure:
     """Positional-encoding matrices side by side: position along x, vector component along y."""
-    fig, axes = plt.subplots(1, len(encodings), figsize=(5.5 * len(encodings), 3.6), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(encodings), figsize=(5.5 * len(encodings), 3.6), constrained_layout=True, squeeze=False
+    )
     for ax, (name, encoding) in zip(axes[0], encodings.items()):
         mesh = ax.imshow(np.asarray(encoding).T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xlabel("position p (0 = class token)")
@@ -229,21 +281,28 @@ def positional_encodings(encodings: Mapping[str, np.ndarray]) -> plt.Figure:
     return fig
 
 
-def draw_circuit(kind: str, encoding: str = "hadamard", n_qubits: int = 4):
+def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4):
     """The query/key or value circuit drawn by PennyLane (gate names, no angles)."""
     import pennylane as qml
     import torch
 
-    from .circuits import make_qnode, query_key_parameter_count, value_parameter_count
+    from .ansatz import query_key_parameter_count, value_parameter_count
+    from .circuits import make_qnode
 
-    qnode = make_qnode(kind, n_qubits, "default.qubit", encoding)
+    qnode = make_qnode(kind, n_qubits, "default.qubit", loader)
     n_angles = query_key_parameter_count(n_qubits) if kind == "query_key" else value_parameter_count(n_qubits)
     fig, ax = qml.draw_mpl(qnode, decimals=None, style="pennylane")(torch.zeros(n_qubits), torch.zeros(n_angles))
     return fig
 
 
-_VARIANT_STYLE = {("cls", True): ("tab:green", "-"), ("cls", False): ("tab:green", ":"), ("cmx", True): ("tab:red", "-"),
-                  ("cmx", False): ("tab:red", ":"), ("cmn", True): ("tab:blue", "-"), ("cmn", False): ("tab:blue", ":")}
+_VARIANT_STYLE = {
+    ("cls", True): ("tab:green", "-"),
+    ("cls", False): ("tab:green", ":"),
+    ("cmx", True): ("tab:red", "-"),
+    ("cmx", False): ("tab:red", ":"),
+    ("cmn", True): ("tab:blue", "-"),
+    ("cmn", False): ("tab:blue", ":"),
+}
 
 
 def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequence[str]) -> plt.Figure:
@@ -252,7 +311,9 @@ def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequen
     Laid out like the paper's Figs. 7–8: colour = pooling, solid = positional encoding,
     dotted = none.
     """
-    fig, axes = plt.subplots(len(attentions), 2, figsize=(11, 2.6 * len(attentions)), sharex=True, squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(
+        len(attentions), 2, figsize=(11, 2.6 * len(attentions)), sharex=True, squeeze=False, constrained_layout=True
+    )
     for row, attention in zip(axes, attentions):
         for record in results.values():
             variant = str(record["variant"])
@@ -261,8 +322,24 @@ def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequen
             _, pooling, encoding = variant.rsplit("-", 2)
             colour, line = _VARIANT_STYLE[(pooling, encoding == "pe")]
             epochs = [r["epoch"] for r in record["history"]]
-            row[0].plot(epochs, [r["val_loss"] for r in record["history"]], line, color=colour, marker="o", ms=3, label=f"{pooling}-{encoding}")
-            row[1].plot(epochs, [r["val_accuracy"] for r in record["history"]], line, color=colour, marker="o", ms=3, label=f"{pooling}-{encoding}")
+            row[0].plot(
+                epochs,
+                [r["val_loss"] for r in record["history"]],
+                line,
+                color=colour,
+                marker="o",
+                ms=3,
+                label=f"{pooling}-{encoding}",
+            )
+            row[1].plot(
+                epochs,
+                [r["val_accuracy"] for r in record["history"]],
+                line,
+                color=colour,
+                marker="o",
+                ms=3,
+                label=f"{pooling}-{encoding}",
+            )
         row[0].set_ylabel(f"{attention}\nvalidation BCE")
         row[1].set_ylabel("validation accuracy")
         row[1].legend(fontsize=7, ncol=2, loc="lower right")
@@ -271,14 +348,18 @@ def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequen
     return fig
 
 
-def roc_curves(results: Mapping[str, Mapping[str, object]], names: Sequence[str], ax: plt.Axes | None = None) -> plt.Axes:
+def roc_curves(
+    results: Mapping[str, Mapping[str, object]], names: Sequence[str], ax: plt.Axes | None = None
+) -> plt.Axes:
     """ROC curves from committed results: electron efficiency against photon mis-identification."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5.2, 4.6), constrained_layout=True)
     for name in names:
         record = results[name]
         roc = record["roc"]
-        ax.plot(roc["false_positive_rate"], roc["true_positive_rate"], label=f"{name} (AUC {record['test']['auc']:.3f})")
+        ax.plot(
+            roc["false_positive_rate"], roc["true_positive_rate"], label=f"{name} (AUC {record['test']['auc']:.3f})"
+        )
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="chance")
     ax.set_xlabel("photons accepted as electrons (false-positive rate)")
     ax.set_ylabel("electrons accepted (true-positive rate)")
@@ -299,13 +380,23 @@ def bench_backends(records: Sequence[Mapping[str, object]], ax: plt.Axes | None 
         _, ax = plt.subplots(figsize=(7.5, 3.6), constrained_layout=True)
     chosen = [r for r in records if r["batch_size"] == 512 and r["d_h"] == 4]
     labels = [f"{r['backend']}\n{r['variant'].replace('-cmx-pe', '')}" for r in chosen]
-    bars = ax.bar(range(len(chosen)), [r["step_seconds"] for r in chosen], color=["tab:grey" if r["backend"] == "classical" else "tab:purple" for r in chosen])
+    bars = ax.bar(
+        range(len(chosen)),
+        [r["step_seconds"] for r in chosen],
+        color=["tab:grey" if r["backend"] == "classical" else "tab:purple" for r in chosen],
+    )
     for bar, r in zip(bars, chosen):
         if r["extrapolated"]:
             bar.set_hatch("//")
             bar.set_facecolor("white")
             bar.set_edgecolor("tab:purple")
-        ax.annotate(f"{r['ratio_to_classical']:.3g}×", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{r['ratio_to_classical']:.3g}×",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(chosen)), labels, fontsize=8)
     ax.set_yscale("log")
     ax.set_ylabel("time per training step [s]\n(batch 512, log scale)")
@@ -317,7 +408,10 @@ def bench_batch_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | 
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
     for label, (backend, variant, colour) in _BENCH_SERIES.items():
-        rows = sorted((r for r in records if r["d_h"] == 4 and r["backend"] == backend and r["variant"] == variant), key=lambda r: r["batch_size"])
+        rows = sorted(
+            (r for r in records if r["d_h"] == 4 and r["backend"] == backend and r["variant"] == variant),
+            key=lambda r: r["batch_size"],
+        )
         ax.plot([r["batch_size"] for r in rows], [r["events_per_s"] for r in rows], "-o", color=colour, label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -331,8 +425,21 @@ def bench_head_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | N
     """Fused hybrid-angle step time relative to classical against qubits per head d_h (batch 512)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
-    rows = sorted((r for r in records if r["batch_size"] == 512 and r["backend"] == "fused" and r["variant"] == "hybrid-angle-cmx-pe"), key=lambda r: r["d_h"])
-    ax.plot([r["d_h"] for r in rows], [r["ratio_to_classical"] for r in rows], "-o", color="tab:purple", label="fused hybrid-angle-cmx-pe")
+    rows = sorted(
+        (
+            r
+            for r in records
+            if r["batch_size"] == 512 and r["backend"] == "fused" and r["variant"] == "hybrid-angle-cmx-pe"
+        ),
+        key=lambda r: r["d_h"],
+    )
+    ax.plot(
+        [r["d_h"] for r in rows],
+        [r["ratio_to_classical"] for r in rows],
+        "-o",
+        color="tab:purple",
+        label="fused hybrid-angle-cmx-pe",
+    )
     ax.axhline(1.0, color="tab:grey", lw=0.8, ls="--", label="classical")
     ax.set_yscale("log")
     ax.set_xticks([r["d_h"] for r in rows], [f"{r['d_h']}\n(n_h = {r['n_h']})" for r in rows])

@@ -71,7 +71,9 @@ def _halves(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return train_test_split(np.arange(len(labels)), test_size=0.5, stratify=labels, random_state=seed)
 
 
-def separability_auc(energy: np.ndarray, labels: np.ndarray, seed: int = 0, features: tuple[str, ...] = SEPARABILITY_FEATURES) -> float:
+def separability_auc(
+    energy: np.ndarray, labels: np.ndarray, seed: int = 0, features: tuple[str, ...] = SEPARABILITY_FEATURES
+) -> float:
     """Test ROC AUC of a logistic regression on shower shapes (half fit, half test, stratified).
 
     The standard yardstick of how hard a dataset is: on the real CMS files, hand-made
@@ -102,7 +104,9 @@ def pixel_separability_auc(energy: np.ndarray, labels: np.ndarray, seed: int = 0
 
     energy = np.asarray(energy, dtype=np.float64)
     centre = energy[:, CENTRE, CENTRE][:, None]
-    pixels = energy[:, CENTRE - 3 : CENTRE + 4, CENTRE - 5 : CENTRE + 6].reshape(len(energy), -1) / np.where(centre > 0, centre, 1.0)
+    pixels = energy[:, CENTRE - 3 : CENTRE + 4, CENTRE - 5 : CENTRE + 6].reshape(len(energy), -1) / np.where(
+        centre > 0, centre, 1.0
+    )
     labels = np.asarray(labels).astype(int)
     train, test = _halves(labels, seed)
     model = HistGradientBoostingClassifier(random_state=seed).fit(pixels[train], labels[train])

@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,9 +50,10 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
+from .config import CACHE_DIR
+from .data import ELECTRON, ENERGY_UNIT_GEV, IMAGE_SIZE, PHOTON, SIMULATOR_NAME, TIME_UNIT_NS
 from .errors import ConfigError
 
-SIMULATOR_NAME = "qvit_lib.simulation"
 SIMULATOR_VERSION = "2"
 
 # Geometry of the CMS ECAL barrel (CMS ECAL TDR; Particle Data Group).
@@ -61,11 +63,6 @@ CRYSTAL_DPHI_RAD = 0.0174
 ECAL_RADIUS_M = 1.29
 TRACKER_RADIUS_M = 1.10
 BFIELD_T = 3.8
-
-IMAGE_SIZE = 32
-ENERGY_UNIT_GEV = 50.0  # the files store energy in GeV/50
-TIME_UNIT_NS = 50.0  # ... and hit time in ns/50
-PHOTON, ELECTRON = 0, 1
 
 _WINDOW = 6  # a deposit spreads over (2·6+1)² crystals around its impact crystal
 _SUBPOS_BINS = 32  # impact point inside a crystal, 1/32 of a crystal per bin
@@ -129,7 +126,7 @@ class SimulationConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SimulationConfig":
+    def from_json(cls, text: str) -> SimulationConfig:
         return cls(**json.loads(text))
 
     def material(self, eta: np.ndarray) -> np.ndarray:
@@ -162,7 +159,9 @@ def crystal_fractions(radius: float, offset: tuple[float, float], window: int = 
     return _window_fractions(np.float64(radius), np.array([offset[0]]), np.array([offset[1]]), window)[0, 0]
 
 
-def _window_fractions(radius: np.ndarray, eta_offsets: np.ndarray, phi_offsets: np.ndarray, window: int = _WINDOW) -> np.ndarray:
+def _window_fractions(
+    radius: np.ndarray, eta_offsets: np.ndarray, phi_offsets: np.ndarray, window: int = _WINDOW
+) -> np.ndarray:
     """Crystal fractions for every (η offset, φ offset) pair: (n_η, n_φ, 2w+1, 2w+1)."""
     edges = np.arange(-window - 0.5, window + 1.0)
     ex = (edges[None, :] - eta_offsets[:, None])[:, None, :, None]
@@ -172,7 +171,7 @@ def _window_fractions(radius: np.ndarray, eta_offsets: np.ndarray, phi_offsets: 
 
 
 @lru_cache(maxsize=1)
-def _profile_table() -> np.ndarray:
+def profile_table() -> np.ndarray:
     """Crystal fractions for every tabulated radius and sub-crystal impact point.
 
     Shape (radii, sub-η, sub-φ, window, window), float32; about 44 MB, built in ~1 s.
@@ -188,7 +187,9 @@ def containment(config: SimulationConfig, offset: tuple[float, float] = (0.0, 0.
         1 - config.core_fraction
     ) * crystal_fractions(config.tail_radius * scale, offset)
     c = _WINDOW
-    return {f"{k}x{k}": float(fractions[c - k // 2 : c + k // 2 + 1, c - k // 2 : c + k // 2 + 1].sum()) for k in (1, 3, 5)}
+    return {
+        f"{k}x{k}": float(fractions[c - k // 2 : c + k // 2 + 1, c - k // 2 : c + k // 2 + 1].sum()) for k in (1, 3, 5)
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -260,7 +261,9 @@ def _pair_energy_share(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.interp(rng.uniform(size=n), cdf, grid)
 
 
-def _deposits(rng: np.random.Generator, particle: int, n: int, config: SimulationConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _deposits(
+    rng: np.random.Generator, particle: int, n: int, config: SimulationConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Energy (GeV) and φ offset (crystals) of every sub-shower, plus each event's η."""
     eta = rng.uniform(-config.eta_max, config.eta_max, n)
     cosh_eta = np.cosh(eta)
@@ -275,7 +278,9 @@ def _deposits(rng: np.random.Generator, particle: int, n: int, config: Simulatio
     remaining_material = material * (1 - radius / config.material_radius_m)
     legs = []
     for charge, fraction in ((-1.0, share), (1.0, 1.0 - share)):
-        legs.append(_charged_track(rng, energy * fraction, cosh_eta, np.full(n, charge), radius, remaining_material, config))
+        legs.append(
+            _charged_track(rng, energy * fraction, cosh_eta, np.full(n, charge), radius, remaining_material, config)
+        )
     energies = np.concatenate([legs[0][0], legs[1][0]], axis=1)
     offsets = np.concatenate([legs[0][1], legs[1][1]], axis=1)
     # Unconverted photons: the whole energy in one straight shower.
@@ -289,10 +294,12 @@ def _deposits(rng: np.random.Generator, particle: int, n: int, config: Simulatio
 # Images.
 
 
-def _shower_images(rng: np.random.Generator, energies: np.ndarray, phi_offsets: np.ndarray, config: SimulationConfig) -> np.ndarray:
+def _shower_images(
+    rng: np.random.Generator, energies: np.ndarray, phi_offsets: np.ndarray, config: SimulationConfig
+) -> np.ndarray:
     """Noise-free crystal energies (GeV) on the canvas, every sub-shower deposited."""
     n, slots = energies.shape
-    table = _profile_table()
+    table = profile_table()
     scale = MOLIERE_RADIUS_CM / CRYSTAL_SIZE_CM
     # Impact point of the primary inside its crystal; all sub-showers share its η.
     eta_pos = _CANVAS // 2 + rng.uniform(-0.5, 0.5, n)
@@ -359,7 +366,9 @@ def _readout(rng: np.random.Generator, true_energy: np.ndarray, config: Simulati
     # Time resolution N/(E/σ_noise) ⊕ C; hits made by noise alone have no real pulse
     # and get a broad time (σ = noise_hit_time_ns).
     with np.errstate(divide="ignore"):
-        sigma_t = np.sqrt((config.time_noise_ns * config.noise_gev / np.maximum(measured, 1e-9)) ** 2 + config.time_constant_ns**2)
+        sigma_t = np.sqrt(
+            (config.time_noise_ns * config.noise_gev / np.maximum(measured, 1e-9)) ** 2 + config.time_constant_ns**2
+        )
     time = sigma_t * rng.standard_normal(true_energy.shape)
     noise_only = true_energy < config.noise_gev
     time = np.where(noise_only, config.noise_hit_time_ns * rng.standard_normal(true_energy.shape), time)
@@ -375,7 +384,9 @@ def _simulate_chunk(seed: int, particle: int, chunk: int, n: int, config: Simula
     return _readout(rng, _crop_on_maximum(canvas), config)
 
 
-def simulate_particle(particle: int, n: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False) -> np.ndarray:
+def simulate_particle(
+    particle: int, n: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False
+) -> np.ndarray:
     """Simulate ``n`` showers of one particle (``PHOTON`` or ``ELECTRON``): (n, 32, 32, 2).
 
     Events come in independently seeded chunks of 4096, so a larger sample extends a
@@ -407,7 +418,9 @@ def check_seed(seed: object) -> int:
     return int(seed)
 
 
-def simulate(n_per_class: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    n_per_class: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Balanced sample: photons then electrons, ``X`` (2n, 32, 32, 2) and ``y`` (2n,)."""
     photons = simulate_particle(PHOTON, n_per_class, seed, config, progress)
     electrons = simulate_particle(ELECTRON, n_per_class, seed, config, progress)
@@ -418,7 +431,10 @@ def simulate(n_per_class: int, seed: int = 0, config: SimulationConfig | None = 
 # --------------------------------------------------------------------------------------
 # Files in the real format.
 
-PAIR_NAMES = {PHOTON: "SimPhotonPt50_IMGCROPS_n{n}_qvitsim.hdf5", ELECTRON: "SimElectronPt50_IMGCROPS_n{n}_qvitsim.hdf5"}
+PAIR_NAMES = {
+    PHOTON: "SimPhotonPt50_IMGCROPS_n{n}_qvitsim.hdf5",
+    ELECTRON: "SimElectronPt50_IMGCROPS_n{n}_qvitsim.hdf5",
+}
 
 
 def _write(path: Path, X: np.ndarray, y: np.ndarray, attrs: dict[str, object]) -> None:
@@ -442,9 +458,13 @@ def _check_output(out: Path, targets: list[Path], overwrite: bool) -> None:
         raise ConfigError(f"--out {out}: {ancestor} is a regular file, not a directory")
     existing = [t for t in targets if t.exists()]
     if any(t.is_dir() for t in existing):
-        raise ConfigError(f"--out {out}: {next(t for t in existing if t.is_dir())} is a directory; expected a file name ending in .h5")
+        raise ConfigError(
+            f"--out {out}: {next(t for t in existing if t.is_dir())} is a directory; expected a file name ending in .h5"
+        )
     if existing and not overwrite:
-        raise ConfigError(f"--out {out}: {existing[0]} already exists; remove it, choose another --out, or overwrite it (--overwrite)")
+        raise ConfigError(
+            f"--out {out}: {existing[0]} already exists; remove it, choose another --out, or overwrite it (--overwrite)"
+        )
     folder = targets[0].parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -456,7 +476,12 @@ def _check_output(out: Path, targets: list[Path], overwrite: bool) -> None:
 
 
 def write_dataset(
-    out: str | Path, n_events: int, seed: int = 0, config: SimulationConfig | None = None, progress: bool = False, overwrite: bool = False
+    out: str | Path,
+    n_events: int,
+    seed: int = 0,
+    config: SimulationConfig | None = None,
+    progress: bool = False,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Simulate ``n_events`` (half photons, half electrons) and write them.
 
@@ -479,7 +504,8 @@ def write_dataset(
         "simulator_version": SIMULATOR_VERSION,
         "seed": seed,
         "config": config.to_json(),
-        "description": "SIMULATION by qvit_lib (not CMS data): ECAL e/gamma crops, X[...,0] energy GeV/50, X[...,1] time ns/50",
+        "description": "SIMULATION by qvit_lib (not CMS data): ECAL e/gamma crops, X[...,0] energy GeV/50, X[...,1] "
+        "time ns/50",
     }
     if mixed:
         X, y = simulate(n, seed, config, progress)
@@ -493,3 +519,35 @@ def write_dataset(
         _write(path, X, np.full(n, particle, np.float32), {**common, "particle": label})
         paths.append(path)
     return paths
+
+
+# --------------------------------------------------------------------------------------
+# Larger simulated samples, generated on demand and cached.
+
+
+def simulated_dataset(
+    n_per_class: int, seed: int = 0, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True
+) -> Path:
+    """Directory of a simulated pair with ``n_per_class`` events each, made once and cached.
+
+    The same (n, seed, simulator version) gives the same events (the same bytes on the same
+    processor kind), so the cache is safe to delete. Processes that ask at the same time
+    each simulate and the first copy to land is kept. The cache (``data/cache``) is git-ignored.
+    """
+    root = Path(cache_dir) if cache_dir is not None else CACHE_DIR
+    target = root / f"sim-v{SIMULATOR_VERSION}-n{n_per_class}-seed{seed}"
+    complete = lambda: target.is_dir() and len(list(target.glob("*.hdf5"))) == 2  # noqa: E731
+    if complete():
+        return target
+    tmp = root / (target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_dataset(tmp, 2 * n_per_class, seed=seed, progress=progress)
+    if target.is_dir() and not complete():  # a half-made directory left by an older version
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        tmp.rename(target)  # atomic; fails if another process has just put its copy there
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not complete():
+            raise
+    return target

@@ -1,8 +1,8 @@
 """Training and evaluation, the paper's way.
 
 Adam (lr 5·10⁻³), binary cross-entropy on logits, batches of 512, and the best epoch chosen
-by validation accuracy (paper §5). Metrics: accuracy, BCE and ROC AUC. Everything is seeded:
-the same seed gives the same result on a CPU.
+by validation accuracy (paper §5). Metrics (:mod:`qvit_lib.metrics`): accuracy, BCE and ROC
+AUC. Everything is seeded: the same seed gives the same result on the same CPU.
 """
 
 from __future__ import annotations
@@ -15,36 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .errors import CheckpointError, ConfigError, DataError, TrainingDiverged, TrainingInterrupted
+from .metrics import classifier_metrics
 
 __all__ = ["TrainingDiverged", "TrainingInterrupted", "train", "evaluate", "load_checkpoint"]
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve: the probability that a random electron outscores a random photon.
-
-    Computed from ranks (Mann–Whitney U), ties counted half.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
-        raise DataError(f"ROC AUC needs both classes among the labels; got {int(n_pos)} electrons and {int(n_neg)} photons")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(len(scores))
-    # Average rank for tied scores.
-    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(scores)]])
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 @torch.no_grad()
@@ -56,17 +34,7 @@ def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 409
 
 def evaluate(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     """Accuracy (threshold 0.5), BCE and ROC AUC of a model on a labelled set."""
-    return metrics_from_logits(predict_logits(model, tokens), labels)
-
-
-def metrics_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Accuracy (threshold 0.5), BCE and ROC AUC of given logits."""
-    logits, labels = logits.cpu(), labels.cpu()
-    return {
-        "accuracy": float(((logits > 0).float() == labels).float().mean()),
-        "bce": float(F.binary_cross_entropy_with_logits(logits, labels)),
-        "auc": roc_auc(logits.numpy(), labels.numpy()),
-    }
+    return classifier_metrics(predict_logits(model, tokens), labels)
 
 
 @dataclass
@@ -85,7 +53,7 @@ def _progress_enabled(progress: bool | None) -> bool:
     return (not os.environ.get("CI")) if progress is None else progress
 
 
-def _save_atomically(state: dict, path: Path) -> None:
+def save_atomically(state: dict, path: Path) -> None:
     """Write to a temporary file, then rename: an interruption never leaves half a checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -104,8 +72,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated or not a torch file
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-        raise CheckpointError(f"{path}: not a readable training checkpoint ({type(err).__name__}: {first}); it may be truncated") from None
-    missing = {"epoch", "model", "optimiser", "generator", "history", "best_epoch", "best_state"} - set(state if isinstance(state, dict) else ())
+        raise CheckpointError(
+            f"{path}: not a readable training checkpoint ({type(err).__name__}: {first}); it may be truncated"
+        ) from None
+    missing = {"epoch", "model", "optimiser", "generator", "history", "best_epoch", "best_state"} - set(
+        state if isinstance(state, dict) else ()
+    )
     if missing:
         raise CheckpointError(f"{path}: not a training checkpoint of qvit_lib (missing {', '.join(sorted(missing))})")
     return state
@@ -116,7 +88,11 @@ def check_state_fits(model: nn.Module, state: dict[str, torch.Tensor], source: s
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     extra = [k for k in state if k not in own]
-    reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    reshaped = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or extra or reshaped:
         variant = getattr(getattr(model, "config", None), "variant", type(model).__name__)
         details = "; ".join(
@@ -186,7 +162,8 @@ def _check_labelled_set(name: str, labelled: tuple[torch.Tensor, torch.Tensor]) 
     if electrons == 0 or electrons == len(labels):
         raise DataError(
             f"{name}: {len(labels)} events ({electrons} electrons, {len(labels) - electrons} photons); "
-            "expected at least one event of each class (is the split empty? a data set of 5 events per class has no validation events)"
+            "expected at least one event of each class (is the split empty? a data set of 5 events per class has no "
+            "validation events)"
         )
 
 
@@ -269,14 +246,22 @@ def train(
         except (ValueError, KeyError) as err:
             raise CheckpointError(f"{path}: its optimiser state does not fit this model ({err})") from None
         generator.set_state(state["generator"])
-        result.history, result.best_epoch, result.best_state = state["history"], state["best_epoch"], state["best_state"]
+        result.history, result.best_epoch, result.best_state = (
+            state["history"],
+            state["best_epoch"],
+            state["best_state"],
+        )
         best_accuracy, first_epoch = result.history[result.best_epoch - 1]["val_accuracy"], state["epoch"]
     n_batches = -(-len(tokens) // batch_size)
     # At most one refresh a second: a notebook bar sends kernel messages on every refresh, and
     # a flood of them can overflow the kernel's output queue (nbval then loses the cell's end).
     bar = tqdm(
-        total=epochs * n_batches, initial=first_epoch * n_batches, desc="training", unit="batch",
-        mininterval=1.0, disable=not _progress_enabled(progress) or rank != 0,
+        total=epochs * n_batches,
+        initial=first_epoch * n_batches,
+        desc="training",
+        unit="batch",
+        mininterval=1.0,
+        disable=not _progress_enabled(progress) or rank != 0,
     )
     epoch, batch_index, saved_epoch = first_epoch, 0, first_epoch
     try:
@@ -292,23 +277,42 @@ def train(
                 logits = network(tokens[mine])
                 if world == 1:
                     loss = F.binary_cross_entropy_with_logits(logits, labels[mine])
-                    batch_loss, batch_correct = loss.item(), float(((logits.detach() > 0).float() == labels[mine]).sum())
+                    batch_loss, batch_correct = (
+                        loss.item(),
+                        float(((logits.detach() > 0).float() == labels[mine]).sum()),
+                    )
                 else:
                     # My share's sum, scaled so that averaging over processes gives the batch mean.
-                    loss = F.binary_cross_entropy_with_logits(logits, labels[mine], reduction="sum") * (world / len(batch))
-                    stats = torch.stack([loss.detach() / world, ((logits.detach() > 0).float() == labels[mine]).sum().float()])
+                    loss = F.binary_cross_entropy_with_logits(logits, labels[mine], reduction="sum") * (
+                        world / len(batch)
+                    )
+                    stats = torch.stack(
+                        [loss.detach() / world, ((logits.detach() > 0).float() == labels[mine]).sum().float()]
+                    )
                     dist.all_reduce(stats)
                     batch_loss, batch_correct = stats[0].item(), stats[1].item()
                 if not math.isfinite(batch_loss):
                     bar.close()
-                    kept = f"the last good checkpoint (epoch {epoch}) is kept in {path}" if path is not None and epoch > 0 else "no checkpoint was written"
-                    raise TrainingDiverged(f"loss is {batch_loss} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. Try a smaller learning rate (lr={lr}).")
+                    kept = (
+                        f"the last good checkpoint (epoch {epoch}) is kept in {path}"
+                        if path is not None and epoch > 0
+                        else "no checkpoint was written"
+                    )
+                    raise TrainingDiverged(
+                        f"loss is {batch_loss} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. "
+                        f"Try a smaller learning rate (lr={lr})."
+                    )
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
                 loss_sum += batch_loss * len(batch)
                 correct += batch_correct
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / (i + len(batch)):.4f}", acc=f"{correct / (i + len(batch)):.3f}", refresh=False)
+                bar.set_postfix(
+                    epoch=epoch + 1,
+                    loss=f"{loss_sum / (i + len(batch)):.4f}",
+                    acc=f"{correct / (i + len(batch)):.3f}",
+                    refresh=False,
+                )
                 bar.update()
             validation = evaluate(model, *val_set)
             record = {
@@ -326,10 +330,14 @@ def train(
                 result.best_epoch = epoch + 1
                 result.best_state = copy.deepcopy(model.state_dict())
             if path is not None and rank == 0:
-                _save_atomically(
+                save_atomically(
                     {
-                        "epoch": epoch + 1, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                        "generator": generator.get_state(), "history": result.history, "best_epoch": result.best_epoch,
+                        "epoch": epoch + 1,
+                        "model": model.state_dict(),
+                        "optimiser": optimiser.state_dict(),
+                        "generator": generator.get_state(),
+                        "history": result.history,
+                        "best_epoch": result.best_epoch,
                         "best_state": result.best_state,
                     },
                     path,

@@ -14,6 +14,8 @@ import math
 import numpy as np
 
 from . import circuits
+from .ansatz import check_loader
+from .errors import ConfigError
 
 
 def _bar_chart(probabilities: np.ndarray, n_qubits: int) -> str:
@@ -36,19 +38,42 @@ class CircuitExplorer:
     so that tests and readers can check what changes.
     """
 
-    def __init__(self, encoding: str = "angle", kind: str = "query_key", n_qubits: int = 4, seed: int = 0) -> None:
+    def __init__(self, loader: str = "angle", kind: str = "query_key", n_qubits: int = 4, seed: int = 0) -> None:
         import ipywidgets as w
         import pennylane as qml
 
         if kind not in ("query_key", "value"):
-            raise ValueError(f"unknown circuit {kind!r}; valid: query_key, value")
-        if encoding not in circuits.ENCODINGS:
-            raise ValueError(f"unknown data loader {encoding!r}; valid: {', '.join(circuits.ENCODINGS)}")
-        self.encoding, self.kind, self.n_qubits = encoding, kind, n_qubits
-        n_angles = circuits.query_key_parameter_count(n_qubits) if kind == "query_key" else circuits.value_parameter_count(n_qubits)
+            raise ConfigError(f"unknown circuit {kind!r}; valid: query_key, value")
+        check_loader(loader)
+        self.loader, self.kind, self.n_qubits = loader, kind, n_qubits
+        n_angles = (
+            circuits.query_key_parameter_count(n_qubits)
+            if kind == "query_key"
+            else circuits.value_parameter_count(n_qubits)
+        )
         rng = np.random.default_rng(seed)
-        self.inputs = [w.FloatSlider(value=round(round(float(v) / 0.05) * 0.05, 2), min=-math.pi, max=math.pi, step=0.05, description=f"x{j}", continuous_update=True) for j, v in enumerate(rng.uniform(-1, 1, n_qubits))]
-        self.angles = [w.FloatSlider(value=round(round(float(v) / 0.05) * 0.05, 2), min=0.0, max=2 * math.pi, step=0.05, description=f"θ{j}", continuous_update=True) for j, v in enumerate(rng.uniform(0, 2 * math.pi, n_angles))]
+        self.inputs = [
+            w.FloatSlider(
+                value=round(round(float(v) / 0.05) * 0.05, 2),
+                min=-math.pi,
+                max=math.pi,
+                step=0.05,
+                description=f"x{j}",
+                continuous_update=True,
+            )
+            for j, v in enumerate(rng.uniform(-1, 1, n_qubits))
+        ]
+        self.angles = [
+            w.FloatSlider(
+                value=round(round(float(v) / 0.05) * 0.05, 2),
+                min=0.0,
+                max=2 * math.pi,
+                step=0.05,
+                description=f"θ{j}",
+                continuous_update=True,
+            )
+            for j, v in enumerate(rng.uniform(0, 2 * math.pi, n_angles))
+        ]
         self.readout = w.HTML()
         self.probabilities = w.HTML()
         self.drawing = w.HTML()
@@ -58,7 +83,7 @@ class CircuitExplorer:
         measured = [0] if kind == "query_key" else list(range(n_qubits))
 
         def prepare(x, theta):
-            circuits.data_loader(x, encoding)
+            circuits.data_loader(x, loader)
             ansatz(theta, n_qubits)
 
         @qml.qnode(device)
@@ -70,11 +95,16 @@ class CircuitExplorer:
         self._measured = measured
         for slider in self.inputs + self.angles:
             slider.observe(self.update, names="value")
-        title = f"{'query/key' if kind == 'query_key' else 'value'} circuit, {encoding} data loader"
+        title = f"{'query/key' if kind == 'query_key' else 'value'} circuit, {loader} data loader"
         self.ui = w.VBox(
             [
                 w.HTML(f"<b>{html.escape(title)}</b>"),
-                w.HBox([w.VBox([w.HTML("<i>inputs x (one per qubit)</i>"), *self.inputs]), w.VBox([w.HTML("<i>ansatz angles θ</i>"), *self.angles])]),
+                w.HBox(
+                    [
+                        w.VBox([w.HTML("<i>inputs x (one per qubit)</i>"), *self.inputs]),
+                        w.VBox([w.HTML("<i>ansatz angles θ</i>"), *self.angles]),
+                    ]
+                ),
                 w.HBox([self.readout, self.probabilities], layout=w.Layout(grid_gap="40px")),
                 self.drawing,
             ]
@@ -98,7 +128,10 @@ class CircuitExplorer:
         import pennylane as qml
 
         self.expectations, probs = self.evaluate()
-        cells = "".join(f"<tr><td>⟨Z<sub>{q}</sub>⟩</td><td style='text-align:right'>{e:+.4f}</td></tr>" for q, e in zip(self._measured, self.expectations))
+        cells = "".join(
+            f"<tr><td>⟨Z<sub>{q}</sub>⟩</td><td style='text-align:right'>{e:+.4f}</td></tr>"
+            for q, e in zip(self._measured, self.expectations)
+        )
         self.readout.value = f"<b>expectation values</b><table class='qvit-expvals'>{cells}</table>"
         self.probabilities.value = _bar_chart(probs, self.n_qubits)
         drawing = qml.draw(self._run, decimals=2, max_length=200)(self.x, self.theta)

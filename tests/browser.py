@@ -109,7 +109,9 @@ _INSPECT = """() => {
     rendered: [...math].filter(m => m.querySelector('mjx-container')).length,
     sliders: document.querySelectorAll('.widget-slider').length,
     widgetErrors: document.querySelectorAll('.jupyter-widgets-error-widget, .widget-error').length,
-    rawTables: [...document.querySelectorAll('p')].filter(p => p.innerText.trim().startsWith('|') && (p.innerText.includes('|---') || p.innerText.includes('|—'))).length,
+    rawTables: [...document.querySelectorAll('p')]
+      .filter(p => p.innerText.trim().startsWith('|') && (p.innerText.includes('|---') || p.innerText.includes('|—')))
+      .length,
     views: document.querySelectorAll("script[type='application/vnd.jupyter.widget-view+json']").length,
     rendered_views: document.querySelectorAll('.widget-subarea').length,
   };
@@ -149,13 +151,18 @@ def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
     try:
         page.goto(url, wait_until="load")
         # MathJax typesets after load; wait until it says it is done (or is absent).
-        page.wait_for_function("() => !window.MathJax || !window.MathJax.startup || window.MathJax.startup.promise.then(() => true)", timeout=30_000)
+        page.wait_for_function(
+            "() => !window.MathJax || !window.MathJax.startup || window.MathJax.startup.promise.then(() => true)",
+            timeout=30_000,
+        )
         page.evaluate("() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
         page.wait_for_load_state("networkidle")
         # Widgets render after the page loads: the manager puts one .widget-subarea per view.
         views = "document.querySelectorAll(\"script[type='application/vnd.jupyter.widget-view+json']\").length"
         try:
-            page.wait_for_function(f"() => document.querySelectorAll('.widget-subarea').length >= {views}", timeout=30_000)
+            page.wait_for_function(
+                f"() => document.querySelectorAll('.widget-subarea').length >= {views}", timeout=30_000
+            )
         except Exception:  # reported below as widgets that did not render
             pass
         found = page.evaluate(_INSPECT)

@@ -14,7 +14,9 @@ from qvit_lib import attention as att
 def slide_vectors() -> tuple[torch.Tensor, torch.Tensor]:
     """A query and two keys of length 64 with q·k₁ = 112 and q·k₂ = 96, as on the slides."""
     query = torch.ones(64, dtype=torch.float64)
-    keys = torch.stack([torch.full((64,), 112 / 64, dtype=torch.float64), torch.full((64,), 96 / 64, dtype=torch.float64)])
+    keys = torch.stack(
+        [torch.full((64,), 112 / 64, dtype=torch.float64), torch.full((64,), 96 / 64, dtype=torch.float64)]
+    )
     return query, keys
 
 
@@ -95,3 +97,14 @@ def test_hybrid_scores_are_minus_squared_distances(encoding):
     assert torch.allclose(weights, paper, atol=1e-12, rtol=0)
     assert torch.allclose(out, (paper @ v).transpose(-3, -2).flatten(-2), atol=1e-12, rtol=0)
     assert torch.allclose(module(x)[0], out, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("backend", ["fused", "default.qubit"])
+def test_the_paper_loader_is_blind_and_angle_encoding_is_not(backend):
+    from qvit_lib.attention import HybridMultiHeadAttention, input_sensitivity
+
+    tokens = torch.rand(2, 8, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 4 - 2
+    blind = input_sensitivity(HybridMultiHeadAttention(16, 4, "hadamard", backend).double(), tokens)
+    seeing = input_sensitivity(HybridMultiHeadAttention(16, 4, "angle", backend).double(), tokens)
+    assert blind["spread"] < 1e-12 and blind["gradient"] < 1e-12
+    assert seeing["spread"] > 1e-2 and seeing["gradient"] > 1e-3

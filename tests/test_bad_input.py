@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -77,7 +76,12 @@ def test_resume_from_a_broken_checkpoint_is_a_clear_error(capsys, isolated_runs,
     code, _, err = run_cli(capsys, "train", "--variant", "none-cmx-pe", "--protocol", "quick", "--resume")
     assert code == 2 and "Traceback" not in err
     assert f"\nerror: {path}: " in err and "checkpoint" in err
-    expected = {"truncated": "truncated", "empty": "empty (0 bytes)", "foreign dict": "missing", "text": "not a readable"}[damage]
+    expected = {
+        "truncated": "truncated",
+        "empty": "empty (0 bytes)",
+        "foreign dict": "missing",
+        "text": "not a readable",
+    }[damage]
     assert expected in err
 
 
@@ -119,12 +123,22 @@ def test_ctrl_c_in_the_library_says_which_checkpoint_is_kept(tmp_path):
 
     model = build_model("none-cmx-pe", seed=0)
     with pytest.raises(TrainingInterrupted, match=rf"the checkpoint after epoch 1 is kept in {path}"):
-        train(model, toy(), toy(64, 1), epochs=3, batch_size=128, checkpoint=path, on_epoch_end=stop_after_first_epoch, progress=False)
+        train(
+            model,
+            toy(),
+            toy(64, 1),
+            epochs=3,
+            batch_size=128,
+            checkpoint=path,
+            on_epoch_end=stop_after_first_epoch,
+            progress=False,
+        )
     assert load_checkpoint(path)["epoch"] == 1
     with pytest.raises(TrainingInterrupted, match="nothing was kept"):
         train(model, toy(), toy(64, 1), epochs=1, batch_size=128, on_epoch_end=stop_after_first_epoch, progress=False)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_command_line_stops_cleanly(tmp_path):
     """A real SIGINT in the second epoch's validation: no traceback, the kept checkpoint, the resume command."""
     script = textwrap.dedent(
@@ -149,8 +163,14 @@ def test_ctrl_c_on_the_command_line_stops_cleanly(tmp_path):
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
     checkpoint = tmp_path / "checkpoints" / "quick" / "none-cmx-pe.ckpt"
-    assert f"interrupted: stopped in epoch 2, batch 4 of 4; the checkpoint after epoch 1 is kept in {checkpoint}" in result.stderr
-    assert "to continue: python -m qvit_lib train --variant none-cmx-pe --protocol quick --seed 0 --resume" in result.stderr
+    assert (
+        f"interrupted: stopped in epoch 2, batch 4 of 4; the checkpoint after epoch 1 is kept in {checkpoint}"
+        in result.stderr
+    )
+    assert (
+        "to continue: python -m qvit_lib train --variant none-cmx-pe --protocol quick --seed 0 --resume"
+        in result.stderr
+    )
     assert torch.load(checkpoint, weights_only=False)["epoch"] == 1
 
 
@@ -261,7 +281,9 @@ def test_an_external_link_to_a_missing_file(tmp_path):
     with EcalDataset(tmp_path / "linked.h5") as ds:  # the link works while its file is there
         assert ds.n_per_class == 10
     source.unlink()
-    with pytest.raises(DataError, match=r"linked\.h5: field 'X' is an external link to .*source\.h5, which does not exist"):
+    with pytest.raises(
+        DataError, match=r"linked\.h5: field 'X' is an external link to .*source\.h5, which does not exist"
+    ):
         EcalDataset(tmp_path / "linked.h5")
 
 
@@ -276,7 +298,9 @@ def test_a_virtual_dataset_whose_sources_are_gone(tmp_path):
     with EcalDataset(tmp_path / "virtual.h5") as ds:
         assert ds.load("train", 2, normalise=False)[0].max() > 0
     source.unlink()
-    with pytest.raises(DataError, match=r"virtual\.h5: field 'X' is a virtual dataset whose source file .*part\.h5 does not exist"):
+    with pytest.raises(
+        DataError, match=r"virtual\.h5: field 'X' is a virtual dataset whose source file .*part\.h5 does not exist"
+    ):
         EcalDataset(tmp_path / "virtual.h5")
 
 
@@ -323,13 +347,16 @@ def test_a_claimed_run_is_left_to_its_owner_and_a_dead_owner_is_replaced(tmp_pat
     statuses = experiments.sweep("quick", results_dir=results, plan=plan, progress=False)
     assert [s[2] for s in statuses][0] == "taken by another process"
     assert statuses[1][2].startswith("test AUC")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead), "since": 0}))
     statuses = experiments.sweep("quick", results_dir=results, plan=plan, progress=False)
     assert statuses[0][2].startswith("test AUC") and statuses[1][2] == "done already"
     assert not lock.exists()
 
 
+@pytest.mark.slow
 def test_two_sweeps_on_one_directory_train_each_run_once(tmp_path):
     plan = [("none-cmx-pe", 0), ("none-cmn-pe", 0), ("none-cmx-nope", 0), ("none-cmn-nope", 0)]
     script = textwrap.dedent(
@@ -342,7 +369,10 @@ def test_two_sweeps_on_one_directory_train_each_run_once(tmp_path):
         """
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    workers = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env) for _ in range(2)]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
+        for _ in range(2)
+    ]
     trained = [json.loads(w.communicate(timeout=300)[0].strip().splitlines()[-1]) for w in workers]
     assert all(w.returncode == 0 for w in workers)
     names = [tuple(run[:2]) for share in trained for run in share]

@@ -13,6 +13,8 @@ from qvit_lib.config import REPO_ROOT
 
 from .browser import CHROMIUM_ARGS, check_page, find_chromium, serve
 
+pytestmark = pytest.mark.browser
+
 HTML = REPO_ROOT / "_build" / "html"
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
 IN_CI = bool(os.environ.get("CI"))
@@ -67,7 +69,9 @@ def page(browser):
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_renders_offline_without_errors(page, site, path):
-    report = check_page(page, f"{site}/{path}", screenshot=SCREENSHOTS / path.replace("/", "_").replace(".html", ".png"))
+    report = check_page(
+        page, f"{site}/{path}", screenshot=SCREENSHOTS / path.replace("/", "_").replace(".html", ".png")
+    )
     assert report.problems == [], f"{path}: " + "; ".join(report.problems)
     if path in MATH_PAGES:
         assert report.math_elements > 0 and report.math_rendered == report.math_elements
@@ -108,6 +112,8 @@ def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(pag
 
 
 def test_a_clean_page_passes_the_checker(page, tmp_path):
-    (tmp_path / "clean.html").write_text("<!doctype html><html><head><link rel='icon' href='data:,'></head><body><p>fine</p></body></html>")
+    (tmp_path / "clean.html").write_text(
+        "<!doctype html><html><head><link rel='icon' href='data:,'></head><body><p>fine</p></body></html>"
+    )
     with serve(tmp_path) as url:
         assert check_page(page, f"{url}/clean.html").problems == []

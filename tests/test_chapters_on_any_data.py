@@ -32,6 +32,10 @@ def test_chapter_runs_on_foreign_cms_layout_data(chapter, foreign_dir):
     env = {**os.environ, "QVIT_DATA": str(foreign_dir), "QVIT_QUICK": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", str(BOOK / chapter)],
-        capture_output=True, text=True, env=env, cwd=BOOK.parent, timeout=900,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=BOOK.parent,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:]

@@ -11,6 +11,7 @@ import torch
 
 from qvit_lib import circuits, fused
 from qvit_lib.attention import HybridMultiHeadAttention
+from qvit_lib.fused import fourier
 
 
 def random_inputs(n: int, d: int, dtype=torch.float64, seed: int = 0):
@@ -25,17 +26,28 @@ def random_inputs(n: int, d: int, dtype=torch.float64, seed: int = 0):
 
 
 @pytest.mark.parametrize("d", [2, 3, 4])
-@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
-def test_circuit_structure_and_parameter_counts(d, encoding):
+@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+def test_circuit_structure_and_parameter_counts(d, loader):
     x, theta_qk, theta_v = (t.detach() for t in random_inputs(1, d))
     for kind, theta, n_params, measured in (("query_key", theta_qk, 3 * d + 1, 1), ("value", theta_v, 3 * d, d)):
-        tape = qml.workflow.construct_tape(circuits.make_qnode(kind, d, "default.qubit", encoding))(x[0], theta)
+        tape = qml.workflow.construct_tape(circuits.make_qnode(kind, d, "default.qubit", loader))(x[0], theta)
         names = [op.name for op in tape.operations]
-        loader = (["Hadamard", "RX"] * d) if encoding == "hadamard" else ["RX"] * d
+        loaded = (["Hadamard", "RX"] * d) if loader == "hadamard" else ["RX"] * d
         rings = 2 if kind == "query_key" else 1
-        expected = loader + ["RX"] * d + ["RY"] * d + ["CNOT"] * d + ["RY"] * d + (["CNOT"] * d + ["RY"] if kind == "query_key" else [])
+        expected = (
+            loaded
+            + ["RX"] * d
+            + ["RY"] * d
+            + ["CNOT"] * d
+            + ["RY"] * d
+            + (["CNOT"] * d + ["RY"] if kind == "query_key" else [])
+        )
         assert names == expected
-        assert len(theta) == n_params == (circuits.query_key_parameter_count(d) if kind == "query_key" else circuits.value_parameter_count(d))
+        assert (
+            len(theta)
+            == n_params
+            == (circuits.query_key_parameter_count(d) if kind == "query_key" else circuits.value_parameter_count(d))
+        )
         cnots = [op.wires.tolist() for op in tape.operations if op.name == "CNOT"]
         assert cnots == [[w, (w + 1) % d] for w in range(d)] * rings
         assert len(tape.measurements) == measured
@@ -45,7 +57,7 @@ def test_bad_circuit_arguments():
     with pytest.raises(ValueError, match="at least 2 qubits"):
         circuits.make_qnode("value", 1)
     with pytest.raises(ValueError, match="unknown data loader 'amplitude'"):
-        circuits.make_qnode("value", 4, encoding="amplitude")
+        circuits.make_qnode("value", 4, loader="amplitude")
     with pytest.raises(ValueError, match="unknown circuit 'key'"):
         circuits.make_qnode("key", 4)
 
@@ -54,40 +66,37 @@ def test_bad_circuit_arguments():
 
 
 @pytest.mark.parametrize("device", ["default.qubit", "lightning.qubit"])
-@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
+@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("d", [2, 4])
-def test_fused_agrees_with_pennylane(device, encoding, dtype, tolerance, d):
-    differences = fused.compare_with_device(device, encoding, n_qubits=d, dtype=dtype, seed=d)
+def test_fused_agrees_with_pennylane(device, loader, dtype, tolerance, d):
+    differences = circuits.compare_with_backend(device, loader, n_qubits=d, dtype=dtype, seed=d)
     assert set(differences) == {"Q", "V", "d/dx", "d/dθ_QK", "d/dθ_V"}
     assert max(differences.values()) < tolerance, differences
 
 
-def test_the_comparison_can_fail():
+def test_the_comparison_can_fail(monkeypatch):
     """A wrong Fourier series is caught: flip the sign of every sine coefficient."""
-    original = fused._circuit_series
+    original = fourier._circuit_series
 
     def wrong(*args):
         constant, cos, sin = original(*args)
         return constant, cos, -sin
 
-    try:
-        fused._circuit_series = wrong
-        differences = fused.compare_with_device("default.qubit", "angle")
-    finally:
-        fused._circuit_series = original
+    monkeypatch.setattr(fourier, "_circuit_series", wrong)
+    differences = circuits.compare_with_backend("default.qubit", "angle")
     assert differences["Q"] > 1e-3
 
 
-@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
-def test_fourier_series_equals_the_complex_quadratic_form(encoding):
-    differences = fused.compare_with_device("fused-complex", encoding, n_qubits=3, seed=9)
+@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+def test_fourier_series_equals_the_complex_quadratic_form(loader):
+    differences = circuits.compare_with_backend("fused-complex", loader, n_qubits=3, seed=9)
     assert max(differences.values()) < 1e-12, differences
 
 
 def test_cnot_ring_matches_pennylane():
     for d in (2, 3, 4):
-        matrix = qml.matrix(lambda: circuits.cnot_ring(d), wire_order=list(range(d)))()
+        matrix = qml.matrix(lambda d=d: circuits.cnot_ring(d), wire_order=list(range(d)))()
         assert torch.allclose(fused.cnot_ring_matrix(d), torch.as_tensor(matrix, dtype=torch.complex128))
 
 
@@ -98,9 +107,9 @@ def test_cnot_ring_matches_pennylane():
 def test_the_published_loader_is_blind_the_angle_loader_is_not(backend):
     x, _, _ = random_inputs(12, 16, seed=3)
     tokens = x.detach().reshape(3, 4, 16).requires_grad_()
-    for encoding, blind in (("hadamard", True), ("angle", False)):
+    for loader, blind in (("hadamard", True), ("angle", False)):
         torch.manual_seed(0)
-        head = HybridMultiHeadAttention(16, 4, encoding, backend).double()
+        head = HybridMultiHeadAttention(16, 4, loader, backend).double()
         q, k, v = head.circuit_outputs(tokens)
         spread = max(float((t - t[:, :1]).abs().max().detach()) for t in (q, k, v))  # across tokens
         grad = torch.autograd.grad(q.sum() + k.sum() + v.sum(), tokens)[0].abs().max()
@@ -164,16 +173,18 @@ def test_device_choice_can_be_forced(monkeypatch):
         circuits.choose_device("no.such.device")
 
 
-@pytest.mark.parametrize("encoding", circuits.ENCODINGS)
+@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
 @pytest.mark.parametrize("d", [2, 3, 4, 5])
-def test_fourier_series_and_quadratic_form_agree(encoding, d):
+def test_fourier_series_and_quadratic_form_agree(loader, d):
     g = torch.Generator().manual_seed(d)
     heads = (torch.rand(3, 7, 2, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
-    thetas = [(torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (3 * d + 1, 3 * d + 1, 3 * d)]
+    thetas = [
+        (torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (3 * d + 1, 3 * d + 1, 3 * d)
+    ]
     weights = torch.linspace(0.5, 1.5, 2 + d, dtype=torch.float64)
     outputs = []
     for method in ("fourier", "quadratic"):
-        out = fused.head_expectations(heads, *thetas, encoding, method=method)
+        out = fused.head_expectations(heads, *thetas, loader, method=method)
         outputs.append([out, *torch.autograd.grad((out * weights).sum(), [heads, *thetas])])
     for a, b in zip(*outputs):
         assert torch.allclose(a, b, atol=1e-12, rtol=0)
@@ -184,7 +195,9 @@ def test_loader_spectrum():
     assert fused.loader_frequencies(4, "hadamard").shape == (0, 4)  # blind: a constant
     assert fused.fourier_is_cheaper(4, "angle") and not fused.fourier_is_cheaper(5, "angle")
     with pytest.raises(ValueError, match="unknown method"):
-        fused.head_expectations(torch.zeros(1, 1, 4), torch.zeros(1, 13), torch.zeros(1, 13), torch.zeros(1, 12), "angle", method="fast")
+        fused.head_expectations(
+            torch.zeros(1, 1, 4), torch.zeros(1, 13), torch.zeros(1, 13), torch.zeros(1, 12), "angle", method="fast"
+        )
 
 
 @pytest.mark.parametrize("d", [2, 3, 4])
@@ -192,7 +205,9 @@ def test_circuit_frequencies_equal_the_full_series(d):
     """Skipping the frequencies a circuit's light cone cannot reach changes no number."""
     g = torch.Generator().manual_seed(10 + d)
     heads = (torch.rand(3, 5, 2, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
-    thetas = [(torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (3 * d + 1, 3 * d + 1, 3 * d)]
+    thetas = [
+        (torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (3 * d + 1, 3 * d + 1, 3 * d)
+    ]
     weights = torch.linspace(0.5, 1.5, 2 + d, dtype=torch.float64)
     outputs = []
     for keep in ("circuits", "all"):
@@ -213,14 +228,21 @@ def test_circuit_frequencies_for_four_qubits():
     assert set(torch.nonzero(reached.any(0))[:, 0].tolist()) == set(used.tolist())
     assert len(fused.circuit_frequencies(4, "hadamard")) == 0
     with pytest.raises(ValueError, match="unknown keep"):
-        fused.fourier_series(torch.zeros(1, 1, 4), torch.zeros(1, 6), torch.zeros(1, 6, 40), torch.zeros(1, 6, 40), "angle", keep="sparse")
+        fused.fourier_series(
+            torch.zeros(1, 1, 4),
+            torch.zeros(1, 6),
+            torch.zeros(1, 6, 40),
+            torch.zeros(1, 6, 40),
+            "angle",
+            keep="sparse",
+        )
 
 
 @pytest.mark.parametrize("keep", ["all", "circuits"])
 @pytest.mark.parametrize("d", [2, 3, 4])
 def test_product_basis_spans_the_fourier_modes_exactly(d, keep):
     """cos(n·x) and sin(n·x) are ±1 combinations of products of the single-qubit cos x_j, sin x_j."""
-    frequencies = fused._kept_frequencies(d, "angle", keep)
+    frequencies = fourier._kept_frequencies(d, "angle", keep)
     basis, fourier_from_products = fused.product_basis(frequencies)
     assert set(fourier_from_products.unique().tolist()) <= {-1.0, 0.0, 1.0}
     assert basis.size == 1 + 2 * len(frequencies)  # the light cones keep whole groups of modes
@@ -228,15 +250,26 @@ def test_product_basis_spans_the_fourier_modes_exactly(d, keep):
         assert len(support) == 1 or len(support) == 2 or support[:-1] in basis.supports
     x = torch.rand(50, 3, d, generator=torch.Generator().manual_seed(d), dtype=torch.float64) * 8 - 4
     phase = x @ torch.tensor(frequencies, dtype=torch.float64).T  # (T, H, M)
-    fourier = torch.cat([torch.ones_like(phase[..., :1]), torch.cos(phase), torch.sin(phase)], dim=-1)  # (T, H, 1 + 2M)
+    modes = torch.cat([torch.ones_like(phase[..., :1]), torch.cos(phase), torch.sin(phase)], dim=-1)  # (T, H, 1 + 2M)
     products = fused.product_features(x, basis)  # (H, size, T)
-    assert torch.allclose(torch.einsum("fp,hpt->thf", fourier_from_products, products), fourier, atol=1e-13, rtol=0)
+    assert torch.allclose(torch.einsum("fp,hpt->thf", fourier_from_products, products), modes, atol=1e-13, rtol=0)
 
 
 def test_product_basis_of_the_four_qubit_circuits():
-    basis, _ = fused.product_basis(fused._kept_frequencies(4, "angle", "circuits"))
+    basis, _ = fused.product_basis(fourier._kept_frequencies(4, "angle", "circuits"))
     assert basis.size == 67  # the constant and 66 products: 4 cosines and 4 sines per token and head
-    assert set(basis.supports) == {(0,), (0, 1), (0, 2), (1, 2), (2, 3), (0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3), (0, 1, 2, 3)}
+    assert set(basis.supports) == {
+        (0,),
+        (0, 1),
+        (0, 2),
+        (1, 2),
+        (2, 3),
+        (0, 1, 2),
+        (0, 1, 3),
+        (0, 2, 3),
+        (1, 2, 3),
+        (0, 1, 2, 3),
+    }
 
 
 def test_fourier_series_of_any_coefficients():
@@ -245,17 +278,31 @@ def test_fourier_series_of_any_coefficients():
     d, heads, k = 3, 2, 4
     x = (torch.rand(6, heads, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
     m = len(fused.loader_frequencies(d, "angle"))
-    coefficients = [torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_() for shape in ((heads, k), (heads, k, m), (heads, k, m))]
+    coefficients = [
+        torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+        for shape in ((heads, k), (heads, k, m), (heads, k, m))
+    ]
     phase = x @ fused.loader_frequencies(d, "angle").T.to(x)  # (6, H, M)
     constant, cos_coeffs, sin_coeffs = coefficients
-    expected = constant + (cos_coeffs * torch.cos(phase)[:, :, None]).sum(-1) + (sin_coeffs * torch.sin(phase)[:, :, None]).sum(-1)
+    expected = (
+        constant
+        + (cos_coeffs * torch.cos(phase)[:, :, None]).sum(-1)
+        + (sin_coeffs * torch.sin(phase)[:, :, None]).sum(-1)
+    )
     out = fused.fourier_series(x, *coefficients, "angle", keep="all")
     weights = torch.randn(6, heads, k, generator=g, dtype=torch.float64)
-    for a, b in zip(torch.autograd.grad((out * weights).sum(), [x, *coefficients]), torch.autograd.grad((expected * weights).sum(), [x, *coefficients])):
+    for a, b in zip(
+        torch.autograd.grad((out * weights).sum(), [x, *coefficients]),
+        torch.autograd.grad((expected * weights).sum(), [x, *coefficients]),
+    ):
         assert torch.allclose(a, b, atol=1e-12, rtol=0)
     assert torch.allclose(out, expected, atol=1e-12, rtol=0)
-    with pytest.raises(RuntimeError, match="twice|does not require grad"):  # first derivatives only, never a silent wrong second
-        grad_x = torch.autograd.grad(fused.fourier_series(x, *coefficients, "angle", keep="all").sum(), x, create_graph=True)[0]
+    with pytest.raises(
+        RuntimeError, match="twice|does not require grad"
+    ):  # first derivatives only, never a silent wrong second
+        grad_x = torch.autograd.grad(
+            fused.fourier_series(x, *coefficients, "angle", keep="all").sum(), x, create_graph=True
+        )[0]
         torch.autograd.grad(grad_x.sum(), x)
 
 
@@ -268,7 +315,12 @@ def test_series_in_token_chunks_equals_one_pass():
     for chunk_tokens in (1_000_000, 4):  # one pass; chunks of 4 tokens, the last one shorter
         weights = fused.layered_series_weights([thetas], 4, "angle")[0]
         out = fused.evaluate_series(heads, weights, chunk_tokens=chunk_tokens)
-        outputs.append([out, *torch.autograd.grad((out * torch.linspace(0.5, 1.5, 6, dtype=torch.float64)).sum(), [heads, *thetas])])
+        outputs.append(
+            [
+                out,
+                *torch.autograd.grad((out * torch.linspace(0.5, 1.5, 6, dtype=torch.float64)).sum(), [heads, *thetas]),
+            ]
+        )
     for a, b in zip(*outputs):
         assert torch.allclose(a, b, atol=1e-12, rtol=0)
 
@@ -285,10 +337,12 @@ def test_model_shares_series_weights_across_layers():
     assert torch.allclose(model(tokens), model.classifier(model.pool(z)).squeeze(-1), atol=1e-12, rtol=0)
 
 
-def test_keep_freed_memory_is_harmless():
-    from qvit_lib.training import keep_freed_memory
-
-    import sys
-
-    assert keep_freed_memory() is (sys.platform == "linux")  # glibc here; a no-op elsewhere
-    assert torch.ones(8 * 2**20).sum() == 8 * 2**20  # a 32 MiB block still allocates and frees
+def test_every_simulator_refuses_an_unknown_loader():
+    for call in (
+        lambda: fused.loader_phases(4, "dense"),
+        lambda: fused.loader_amplitudes(torch.zeros(2, 4), "dense"),
+        lambda: fused.product_state(torch.zeros(2, 4), "dense"),
+        lambda: fused.loader_frequencies(4, "dense"),
+    ):
+        with pytest.raises(ValueError, match="unknown data loader 'dense'; valid: hadamard, angle"):
+            call()

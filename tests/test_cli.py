@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import subprocess
 import sys
 
@@ -75,6 +74,7 @@ def test_simulation_bench_runs_on_a_small_sample(tmp_path):
     assert json.loads((tmp_path / "sim.json").read_text())["events"] == 2000
 
 
+@pytest.mark.slow
 def test_training_bench_runs_in_quick_mode(tmp_path):
     result = run("bench", "--quick", "--out", str(tmp_path / "bench.json"))
     assert result.returncode == 0, result.stderr

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib import config, data
+from qvit_lib import config, data, simulation
 from qvit_lib.data import DataError, EcalDataset, normalise_energy, patchify, unpatchify
 
 from .conftest import valid_arrays, write_h5
-
 
 # ----- layouts and the location
 
@@ -71,7 +70,9 @@ def test_describe_for_cms_like_files_without_simulator_attributes(tmp_path):
 def test_splits_are_disjoint_complete_and_seeded(pair_dir):
     def rows(seed):
         with EcalDataset(pair_dir, seed=seed) as ds:
-            return {s: ds.load(s, channels="both", normalise=False)[0].reshape(ds.split_size(s), -1) for s in data.SPLITS}
+            return {
+                s: ds.load(s, channels="both", normalise=False)[0].reshape(ds.split_size(s), -1) for s in data.SPLITS
+            }
 
     a, b, c = rows(0), rows(0), rows(1)
     keys = {s: {r.tobytes() for r in a[s]} for s in data.SPLITS}
@@ -267,7 +268,9 @@ def test_unequal_classes_are_truncated_with_a_warning(tmp_path):
     y[:] = 0
     y[:10] = 1  # 10 electrons, 20 photons
     path = write_h5(tmp_path / "f.h5", X=X, y=y)
-    with pytest.warns(UserWarning, match=r"unequal classes \(20 photons, 10 electrons\); using a seeded random 10 of each"):
+    with pytest.warns(
+        UserWarning, match=r"unequal classes \(20 photons, 10 electrons\); using a seeded random 10 of each"
+    ):
         with EcalDataset(path) as ds:
             assert ds.n_per_class == 10
             labels = np.concatenate([ds.load(s)[1] for s in data.SPLITS])
@@ -288,9 +291,9 @@ def test_summarise_files(pair_dir):
 
 
 def test_simulated_dataset_is_cached(tmp_path):
-    first = data.simulated_dataset(30, seed=4, cache_dir=tmp_path, progress=False)
+    first = simulation.simulated_dataset(30, seed=4, cache_dir=tmp_path, progress=False)
     stamp = [p.stat().st_mtime_ns for p in sorted(first.glob("*.hdf5"))]
-    again = data.simulated_dataset(30, seed=4, cache_dir=tmp_path, progress=False)
+    again = simulation.simulated_dataset(30, seed=4, cache_dir=tmp_path, progress=False)
     assert again == first
     assert [p.stat().st_mtime_ns for p in sorted(again.glob("*.hdf5"))] == stamp
     with EcalDataset(first) as ds:

@@ -40,6 +40,7 @@ def run(rank: int = 0, world: int = 1, port: int = 0, out: str | None = None):
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+@pytest.mark.slow
 def test_two_gloo_processes_match_one(tmp_path):
     single = run()
     out = tmp_path / "rank0.pt"

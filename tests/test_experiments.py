@@ -9,14 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib import cli, experiments
+from qvit_lib import cli, experiments, metrics
 from qvit_lib.models import all_variants, build_model
 
 
 def test_unknown_variant_or_protocol_lists_the_valid_ones(capsys):
     cases = [
-        (["train", "--variant", "hybrid-max-pe", "--protocol", "quick"], "error: unknown variant 'hybrid-max-pe'; valid variants: classical-cls-pe, .*none-cmn-nope"),
-        (["train", "--variant", "classical-cmx-pe", "--protocol", "gpu"], "error: unknown protocol 'gpu'; valid protocols: quick, cpu, paper"),
+        (
+            ["train", "--variant", "hybrid-max-pe", "--protocol", "quick"],
+            "error: unknown variant 'hybrid-max-pe'; valid variants: classical-cls-pe, .*none-cmn-nope",
+        ),
+        (
+            ["train", "--variant", "classical-cmx-pe", "--protocol", "gpu"],
+            "error: unknown protocol 'gpu'; valid protocols: quick, cpu, paper",
+        ),
         (["sweep", "--protocol", "fast"], "error: unknown protocol 'fast'"),
     ]
     for args, message in cases:
@@ -47,7 +53,11 @@ def test_a_run_writes_its_results_and_a_sweep_skips_it(tmp_path):
     assert [(v, s) for v, s, _ in statuses] == [("classical-cmx-pe", 0)]
     record = json.loads((tmp_path / "results" / "quick" / "classical-cmx-pe.json").read_text())
     assert record["protocol"]["name"] == "quick" and record["protocol"]["epochs"] == 1
-    assert record["data"]["kind"].startswith("simulation") and record["data"]["used_split_sizes"] == {"train": 1600, "val": 200, "test": 200}
+    assert record["data"]["kind"].startswith("simulation") and record["data"]["used_split_sizes"] == {
+        "train": 1600,
+        "val": 200,
+        "test": 200,
+    }
     assert record["parameters"] == 4785 and len(record["history"]) == 1 and record["best_epoch"] == 1
     assert set(record["test"]) == {"accuracy", "bce", "auc"} and 0 <= record["test"]["auc"] <= 1
     assert {"torch", "pennylane", "python"} <= set(record["versions"])
@@ -68,7 +78,7 @@ def test_a_run_writes_its_results_and_a_sweep_skips_it(tmp_path):
 def test_roc_curve_is_monotone_and_spans_the_square():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 1000)
-    roc = experiments.roc_curve(rng.normal(size=1000) + labels, labels)
+    roc = metrics.compact_roc(rng.normal(size=1000) + labels, labels)
     fpr, tpr = np.array(roc["false_positive_rate"]), np.array(roc["true_positive_rate"])
     assert fpr[0] == tpr[0] == 1.0 and fpr[-1] == tpr[-1] == 0.0
     assert (np.diff(fpr) <= 0).all() and (np.diff(tpr) <= 0).all()

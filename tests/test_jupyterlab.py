@@ -19,7 +19,9 @@ import pytest
 from qvit_lib.config import REPO_ROOT
 
 from .browser import free_port
-from .test_browser import browser, page  # noqa: F401  (fixtures)
+from .test_browser import browser, page  # noqa: F401, F811  (fixtures)
+
+pytestmark = pytest.mark.browser
 
 CHAPTER = "04_quantum_circuits.ipynb"
 
@@ -33,12 +35,24 @@ def jupyterlab(tmp_path):
     shutil.copy(REPO_ROOT / "book" / CHAPTER, root / CHAPTER)  # a copy: autosave must not touch the book
     port, token = free_port(), secrets.token_hex(16)
     env = {
-        **os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / ".jupyter"), "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / ".ipython"), "QVIT_QUICK": "1",
+        **os.environ,
+        "HOME": str(home),
+        "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / ".ipython"),
+        "QVIT_QUICK": "1",
     }
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         "--LabApp.expose_app_in_browser=True",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -69,11 +83,11 @@ def jupyterlab(tmp_path):
         log.close()
 
 
-def _explorer(page, loader: str):
-    return page.locator(".widget-vbox", has_text=f"query/key circuit, {loader} data loader").first
+def _explorer(tab, loader: str):
+    return tab.locator(".widget-vbox", has_text=f"query/key circuit, {loader} data loader").first
 
 
-def _nudge_first_input(page, explorer) -> tuple[str, str]:
+def _nudge_first_input(tab, explorer) -> tuple[str, str]:
     """Move slider x0 with the keyboard, as a reader would; return its displayed value before and after."""
     slider = explorer.locator(".widget-slider").first
     before = slider.locator(".widget-readout").inner_text()
@@ -81,7 +95,11 @@ def _nudge_first_input(page, explorer) -> tuple[str, str]:
     handle.focus()
     for _ in range(10):
         handle.press("ArrowRight")
-    page.wait_for_function("([el, old]) => el.innerText !== old", arg=[slider.locator(".widget-readout").element_handle(), before], timeout=10_000)
+    tab.wait_for_function(
+        "([el, old]) => el.innerText !== old",
+        arg=[slider.locator(".widget-readout").element_handle(), before],
+        timeout=10_000,
+    )
     return before, slider.locator(".widget-readout").inner_text()
 
 
@@ -89,8 +107,14 @@ def test_sliders_move_the_expectations_only_for_the_angle_loader(page, jupyterla
     url, token = jupyterlab
     page.set_default_timeout(60_000)
     page.goto(f"{url}/lab/tree/{CHAPTER}?token={token}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.sessionContext", timeout=120_000)
-    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'", timeout=120_000)
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+        "window.jupyterapp.shell.currentWidget.sessionContext",
+        timeout=120_000,
+    )
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'", timeout=120_000
+    )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector("table.qvit-expvals", timeout=300_000)
     page.wait_for_function("() => document.querySelectorAll('table.qvit-expvals').length >= 2", timeout=300_000)

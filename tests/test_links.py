@@ -67,5 +67,8 @@ def test_every_internal_link_and_anchor_resolves():
 
 
 def test_the_link_check_catches_a_missing_page_and_anchor(tmp_path):
-    (tmp_path / "a.html").write_text("<html><body><h1 id='top'>A</h1><a href='b.html'>b</a><a href='a.html#nowhere'>x</a><a href='#top'>t</a></body></html>")
+    (tmp_path / "a.html").write_text(
+        "<html><body><h1 id='top'>A</h1><a href='b.html'>b</a><a href='a.html#nowhere'>x</a><a "
+        "href='#top'>t</a></body></html>"
+    )
     assert broken_links(tmp_path) == ["a.html: b.html (no such file)", "a.html: a.html#nowhere (no anchor #nowhere)"]

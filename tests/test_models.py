@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -50,7 +51,11 @@ def test_batch_size_independence(name):
 
 
 def test_determinism_with_a_seed():
-    a, b, c = build_model("classical-cls-pe", seed=3), build_model("classical-cls-pe", seed=3), build_model("classical-cls-pe", seed=4)
+    a, b, c = (
+        build_model("classical-cls-pe", seed=3),
+        build_model("classical-cls-pe", seed=3),
+        build_model("classical-cls-pe", seed=4),
+    )
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert torch.equal(a(tokens()), b(tokens()))
     assert not torch.equal(a(tokens()), c(tokens()))
@@ -94,9 +99,18 @@ def test_gradient_reaches_every_parameter(name):
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("classical-cmx-pe", 4785), ("classical-cmn-nope", 4785), ("classical-cls-pe", 4801), ("classical-cls-nope", 4801),
-     ("hybrid-cmx-pe", 4585), ("hybrid-cmn-nope", 4585), ("hybrid-cls-pe", 4601), ("hybrid-angle-cmx-pe", 4585),
-     ("hybrid-angle-cls-nope", 4601), ("none-cmx-pe", 1105)],
+    [
+        ("classical-cmx-pe", 4785),
+        ("classical-cmn-nope", 4785),
+        ("classical-cls-pe", 4801),
+        ("classical-cls-nope", 4801),
+        ("hybrid-cmx-pe", 4585),
+        ("hybrid-cmn-nope", 4585),
+        ("hybrid-cls-pe", 4601),
+        ("hybrid-angle-cmx-pe", 4585),
+        ("hybrid-angle-cls-nope", 4601),
+        ("none-cmx-pe", 1105),
+    ],
 )
 def test_parameter_counts_of_the_paper(name, expected):
     config = ViTConfig.from_variant(name)
@@ -111,14 +125,26 @@ def test_parameter_formula_for_other_hyper_parameters(n_layers, d_token, n_heads
     for pooling, attention in itertools.product(("cls", "cmx", "cmn"), models.ATTENTIONS):
         if attention == "none" and pooling == "cls":
             continue
-        config = ViTConfig(attention=attention, pooling=pooling, n_layers=n_layers, d_token=d_token, n_heads=n_heads, d_ff=d_ff, d_patch=d_patch)
+        config = ViTConfig(
+            attention=attention,
+            pooling=pooling,
+            n_layers=n_layers,
+            d_token=d_token,
+            n_heads=n_heads,
+            d_ff=d_ff,
+            d_patch=d_patch,
+        )
         assert count_parameters(build_model(config)) == parameter_formula(config)
     # A class token costs d_t; classical minus hybrid is the paper's n_l·(d_t·(3·d_h − 9) − 2·n_h).
-    cls_config = ViTConfig(pooling="cls", n_layers=n_layers, d_token=d_token, n_heads=n_heads, d_ff=d_ff, d_patch=d_patch)
+    cls_config = ViTConfig(
+        pooling="cls", n_layers=n_layers, d_token=d_token, n_heads=n_heads, d_ff=d_ff, d_patch=d_patch
+    )
     assert parameter_formula(cls_config) - parameter_formula(cls_config.with_(pooling="cmx")) == d_token
     d_head = d_token // n_heads
     hybrid = cls_config.with_(attention="hybrid")
-    assert parameter_formula(cls_config) - parameter_formula(hybrid) == n_layers * (d_token * (3 * d_head - 9) - 2 * n_heads)
+    assert parameter_formula(cls_config) - parameter_formula(hybrid) == n_layers * (
+        d_token * (3 * d_head - 9) - 2 * n_heads
+    )
 
 
 def test_positional_encoding_changes_nothing_in_the_count():
@@ -147,7 +173,10 @@ def test_without_position_information_a_shuffled_image_gives_the_same_output(poo
 
 
 def test_wrong_input_shape_is_explained():
-    with pytest.raises(ValueError, match=r"expected tokens of shape \(batch, 32, 32\), got \(2, 16, 64\); cut images with qvit_lib.data.patchify"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected tokens of shape \(batch, 32, 32\), got \(2, 16, 64\); cut images with qvit_lib.data.patchify",
+    ):
         build_model("classical-cmx-pe")(torch.zeros(2, 16, 64))
 
 
@@ -173,3 +202,37 @@ def test_a_training_step_runs_wherever_the_model_is(variant):
     loss = F.binary_cross_entropy_with_logits(model(tokens), labels)
     loss.backward()
     assert loss.device.type == "meta" and all(p.grad.device.type == "meta" for p in model.parameters())
+
+
+# ----- the paper's public code: initial parameters and its positional vector
+
+
+def test_circuit_angles_start_as_the_public_code_draws_them():
+    """N(0, 1/√P) for P angles (``QViT/circuits.py``, ``QLayer``), not uniform on [0, 2π)."""
+    angles = {"q": [], "k": [], "v": []}
+    for seed in range(20):
+        for layer in models.build_model("hybrid-cmx-pe", seed=seed).layers:
+            angles["q"].append(layer.attention.theta_q.detach().flatten())
+            angles["k"].append(layer.attention.theta_k.detach().flatten())
+            angles["v"].append(layer.attention.theta_v.detach().flatten())
+    for kind, count in (("q", 13), ("k", 13), ("v", 12)):
+        values = torch.cat(angles[kind])  # 20 models × 5 layers × 4 heads × P angles
+        assert abs(float(values.mean())) < 0.03
+        assert float(values.std()) == pytest.approx(1 / math.sqrt(count), rel=0.05)
+        assert float(values.abs().max()) < 1.5  # not spread over [0, 2π)
+
+
+def test_class_token_starts_as_the_public_code_draws_it():
+    """|U(0, 1)|/√d_t per component (``QViT/model.py``), not zero."""
+    tokens = torch.cat(
+        [models.build_model("classical-cls-pe", seed=s).class_token.detach().flatten() for s in range(50)]
+    )
+    assert float(tokens.min()) >= 0 and float(tokens.max()) < 1 / math.sqrt(16)
+    assert float(tokens.mean()) == pytest.approx(0.5 / math.sqrt(16), rel=0.1)
+
+
+def test_constant_encoding_is_the_public_codes_vector():
+    vector = models.constant_encoding(3, 16)[0]
+    assert vector[:3].tolist() == pytest.approx([1.0, math.sin(1.0), math.cos(2 / 10000 ** (1 / 16))], abs=1e-7)
+    assert [round(v, 3) for v in vector[:3].tolist()] == [1.0, 0.841, 0.431]
+    assert torch.equal(models.constant_encoding(3, 16)[2], vector)  # the same for every position

@@ -57,7 +57,7 @@ def test_images_look_like_the_cms_crops():
     peak = energy.reshape(len(X), -1).argmax(axis=1)
     assert np.mean(peak == 16 * 32 + 16) > 0.99, "crops are centred on the most energetic crystal"
     assert energy.min() >= 0
-    # REFERENCE §3: energies 0 … ~1.5 (GeV/50), per-pixel mean 0.00114 and std 0.0236.
+    # The CMS files (chapter 1): energies 0 … ~1.5 (GeV/50), per-pixel mean 0.00114 and std 0.0236.
     assert 1.0 < energy.max() < 2.0
     assert energy.mean() == pytest.approx(0.00114, rel=0.15)
     assert energy.std() == pytest.approx(0.0236, rel=0.15)
@@ -97,7 +97,9 @@ def test_conversion_probability_follows_the_material():
 def test_electron_without_material_bends_by_0735_over_pt():
     rng = np.random.default_rng(0)
     config = sim.SimulationConfig(material_scale=0.0)
-    energies, offsets = sim._charged_track(rng, np.array([50.0]), np.array([1.0]), np.array([-1.0]), np.array([0.0]), np.array([0.0]), config)
+    energies, offsets = sim._charged_track(
+        rng, np.array([50.0]), np.array([1.0]), np.array([-1.0]), np.array([0.0]), np.array([0.0]), config
+    )
     expected_crystals = 0.735 / 50.0 / sim.CRYSTAL_DPHI_RAD
     assert offsets[0, -1] == pytest.approx(-expected_crystals, rel=0.01)
     assert energies[0, -1] == pytest.approx(50.0, rel=1e-3)
@@ -106,7 +108,9 @@ def test_electron_without_material_bends_by_0735_over_pt():
 def test_bremsstrahlung_keeps_energy_and_is_one_sided():
     rng = np.random.default_rng(1)
     n = 4000
-    energies, offsets = sim._charged_track(rng, np.full(n, 50.0), np.ones(n), -np.ones(n), np.zeros(n), np.full(n, 1.0), sim.SimulationConfig())
+    energies, offsets = sim._charged_track(
+        rng, np.full(n, 50.0), np.ones(n), -np.ones(n), np.zeros(n), np.full(n, 1.0), sim.SimulationConfig()
+    )
     reaches = energies[:, -1] > 0
     assert reaches.mean() > 0.98  # 0.9888 in 200 000 events: 1 % curl up, having radiated nearly everything
     assert energies[reaches].sum(axis=1) == pytest.approx(np.full(reaches.sum(), 50.0), rel=1e-9)
@@ -193,14 +197,14 @@ def test_a_rounding_difference_changes_only_its_own_event(monkeypatch):
     PERTURBED_EVENT_BOUND — a rounding difference never shifts the random stream."""
     particles = (sim.PHOTON, sim.ELECTRON)
     exact = [sim.simulate_particle(p, sim._CHUNK, seed=7) for p in particles]
-    sim._profile_table.cache_clear()
+    sim.profile_table.cache_clear()
     monkeypatch.setattr(sim, "np", _OneUlpUp())
     monkeypatch.setattr(sim, "special", _SpecialOneUlpUp())
     try:
         perturbed = [sim.simulate_particle(p, sim._CHUNK, seed=7) for p in particles]
     finally:
         monkeypatch.undo()
-        sim._profile_table.cache_clear()
+        sim.profile_table.cache_clear()
     for a, b in zip(exact, perturbed):
         moved = _per_event_difference(a, b)
         assert (moved <= sim.SAME_EVENT_TOLERANCE).mean() >= 0.999
@@ -244,7 +248,9 @@ def _committed_files() -> list:
     from qvit_lib.config import DEFAULT_DATA_DIR
 
     paths = sorted(DEFAULT_DATA_DIR.glob("*.hdf5"))
-    assert len(paths) == 2, f"expected the committed photon and electron files in {DEFAULT_DATA_DIR}, found {[p.name for p in paths]}"
+    assert len(paths) == 2, (
+        f"expected the committed photon and electron files in {DEFAULT_DATA_DIR}, found {[p.name for p in paths]}"
+    )
     return paths
 
 
@@ -255,12 +261,16 @@ def test_the_committed_sample_is_what_the_simulator_makes_today(index):
     with h5py.File(path) as f:
         particle = sim.ELECTRON if f.attrs["particle"] == "electron" else sim.PHOTON
         config = sim.SimulationConfig.from_json(f.attrs["config"])
-        assert f.attrs["simulator_version"] == sim.SIMULATOR_VERSION, f"{path.name} was made by another simulator version"
+        assert f.attrs["simulator_version"] == sim.SIMULATOR_VERSION, (
+            f"{path.name} was made by another simulator version"
+        )
         committed = f["X"][: sim._CHUNK]
         seed = int(f.attrs["seed"])
     regenerated = sim.simulate_particle(particle, sim._CHUNK, seed=seed, config=config)
     again = sim.simulate_particle(particle, sim._CHUNK, seed=seed, config=config)
     assert regenerated.tobytes() == again.tobytes()
     moved = _per_event_difference(committed, regenerated)
-    stale = f"{path.name} is stale: run python -m qvit_lib simulate --n 50000 --out data/default --seed {seed} --overwrite"
+    stale = (
+        f"{path.name} is stale: run python -m qvit_lib simulate --n 50000 --out data/default --seed {seed} --overwrite"
+    )
     assert (moved <= sim.SAME_EVENT_TOLERANCE).mean() >= 0.999, stale

@@ -53,4 +53,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown circuit 'key'"):
         CircuitExplorer(kind="key")
     with pytest.raises(ValueError, match="unknown data loader 'dense'"):
-        CircuitExplorer(encoding="dense")
+        CircuitExplorer(loader="dense")

@@ -1,0 +1,61 @@
+"""The classifier's figures of merit: accuracy, binary cross-entropy, ROC AUC and ROC curve.
+
+AUC and the ROC curve come from scikit-learn; the curve is stored compactly, at score
+quantiles, as the committed result files keep it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .errors import DataError
+
+
+def _both_classes(labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels).astype(bool)
+    positives = int(labels.sum())
+    if positives == 0 or positives == len(labels):
+        raise DataError(
+            f"ROC AUC needs both classes among the labels; got {positives} electrons and {len(labels) - positives} "
+            "photons"
+        )
+    return labels
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random electron outscores a random photon."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(_both_classes(labels), np.asarray(scores, dtype=np.float64)))
+
+
+def classifier_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Accuracy (threshold 0.5), BCE and ROC AUC of logits for labels (1 = electron)."""
+    logits, labels = logits.detach().cpu(), labels.cpu()
+    return {
+        "accuracy": float(((logits > 0).float() == labels).float().mean()),
+        "bce": float(F.binary_cross_entropy_with_logits(logits, labels)),
+        "auc": roc_auc(logits.numpy(), labels.numpy()),
+    }
+
+
+def compact_roc(scores: np.ndarray, labels: np.ndarray, points: int = 101) -> dict[str, list[float]]:
+    """The ROC curve (photon efficiency vs electron efficiency) at about ``points`` thresholds.
+
+    scikit-learn's curve, read at thresholds that are quantiles of the scores, from the
+    loosest (both efficiencies 1) to past the tightest (both 0): small enough to commit.
+    """
+    from sklearn.metrics import roc_curve
+
+    scores, labels = np.asarray(scores, dtype=np.float64), _both_classes(labels)
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)  # thresholds decreasing
+    chosen = np.unique(np.quantile(scores, np.linspace(0, 1, points)))  # increasing
+    # At threshold t the efficiencies are those of the last sklearn threshold >= t.
+    index = np.searchsorted(-thresholds, -chosen, side="right") - 1
+    fpr_at, tpr_at = fpr[index], tpr[index]
+    return {
+        "false_positive_rate": [round(float(x), 5) for x in fpr_at] + [0.0],
+        "true_positive_rate": [round(float(x), 5) for x in tpr_at] + [0.0],
+    }

@@ -1,0 +1,87 @@
+"""Where and with what a number was produced: machine, threads and package versions.
+
+Every result file and benchmark records these, so that a figure can be traced to the
+processor, the thread count and the library versions that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+
+
+def machine() -> dict[str, object]:
+    """The processor count and architecture, Python and numpy."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def processor() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), else the platform's word for it."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that decide a result or a timing."""
+    import torch
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
+    for package in ("pennylane", "pennylane_lightning"):
+        try:
+            out[package] = __import__(package).__version__
+        except (ImportError, AttributeError):
+            pass
+    return out
+
+
+def run_machine(device: str, processes: int = 1) -> dict[str, object]:
+    """What a training run records about where it ran: device, processes, CPUs, torch threads."""
+    import torch
+
+    return {
+        "device": device,
+        "processes": processes,
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "processor": processor(),
+        "platform": platform.platform(),
+    }
+
+
+def code_version() -> dict[str, object]:
+    """qvit_lib's version and, in a git checkout, the commit and whether qvit_lib/ differs from it."""
+    import subprocess
+
+    from . import __version__
+    from .config import REPO_ROOT
+
+    out: dict[str, object] = {"qvit_lib": __version__}
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "qvit_lib"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return out
+    if commit.returncode == 0:
+        out["commit"] = commit.stdout.strip()
+        out["qvit_lib_modified"] = bool(status.stdout.strip())
+    return out
