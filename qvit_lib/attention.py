@@ -118,9 +118,14 @@ class ClassicalMultiHeadAttention(nn.Module):
         self.w_v = nn.Parameter(torch.empty(n_heads, d_head, d_head).uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        heads = x.unflatten(-1, (self.w_q.shape[0], self.w_q.shape[1]))  # (..., n, n_h, d_h)
-        q, k, v = (torch.einsum("...nhi,hij->...hnj", heads, w) for w in (self.w_q, self.w_k, self.w_v))
-        out, weights = fast_attention(q, k, v, 1 / math.sqrt(q.shape[-1]), need_weights)
+        n_heads, d_head, _ = self.w_q.shape
+        # Every head's W_Q, W_K, W_V as one block-diagonal (d_t, 3·d_t) matrix: one matrix
+        # product for all projections of all tokens, where one per head and kind (4 × 4 on
+        # tens of thousands of rows) leaves the matrix library idle. The same numbers.
+        w = torch.cat([torch.block_diag(*w) for w in (self.w_q, self.w_k, self.w_v)], dim=1)
+        qkv = (x @ w).unflatten(-1, (3, n_heads, d_head))  # (..., n, 3, n_h, d_h)
+        q, k, v = qkv.movedim(-4, -2).unbind(-4)  # (..., n_h, n, d_h) each
+        out, weights = fast_attention(q, k, v, 1 / math.sqrt(d_head), need_weights)
         return out.transpose(-3, -2).flatten(-2), weights
 
 

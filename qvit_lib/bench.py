@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import time
@@ -35,14 +36,63 @@ def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object
     }
 
 
-def training_step(variant: str, batch_size: int, backend: str = "fused", device: str = "cpu", **hyper: int):
-    """A closure running one training step (forward, backward, Adam) at the paper's hyper-parameters."""
+def baseline_package(revision: str):
+    """``qvit_lib`` as it was at a git revision, imported under a name of its own.
+
+    For side-by-side timings: the baseline's training step runs in the same process and in
+    turns with today's, so both see the same machine. The package is unpacked with
+    ``git archive`` into a temporary directory and imported as ``qvit_baseline_<rev>``.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+    import tarfile
+
+    from .config import REPO_ROOT
+    from .errors import ConfigError
+
+    commit = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=10", revision], capture_output=True, text=True
+    )
+    if commit.returncode != 0:
+        raise ConfigError(f"--baseline {revision}: not a revision of the git repository at {REPO_ROOT}")
+    name = f"qvit_baseline_{commit.stdout.strip()}"
+    if name in sys.modules:
+        return sys.modules[name]
+    root = tempfile.mkdtemp(prefix="qvit-baseline-")
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", revision, "qvit_lib"], capture_output=True, check=True
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(root, filter="data")
+    os.rename(os.path.join(root, "qvit_lib"), os.path.join(root, name))
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(root, name, "__init__.py"), submodule_search_locations=[os.path.join(root, name)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    module.revision = commit.stdout.strip()
+    return module
+
+
+def training_step(
+    variant: str, batch_size: int, backend: str = "fused", device: str = "cpu", package=None, **hyper: int
+):
+    """A closure running one training step (forward, backward, Adam) at the paper's hyper-parameters.
+
+    ``package``: another version of qvit_lib (:func:`baseline_package`) whose model to time.
+    """
+    import importlib
+
     import torch
     from torch.nn import functional as F
 
+    models = importlib.import_module(f"{package.__name__}.models") if package is not None else None
     from .models import build_model
 
-    model = build_model(variant, seed=0, backend=backend, **hyper).to(device)
+    build = models.build_model if models is not None else build_model
+    model = build(variant, seed=0, backend=backend, **hyper).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
     generator = torch.Generator().manual_seed(0)
     tokens = torch.rand(batch_size, 32, 32, generator=generator).to(device)

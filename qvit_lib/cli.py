@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _integer_at_least(minimum: int, what: str):
@@ -104,7 +106,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     init_distributed_from_env()  # under torchrun: data-parallel over the processes
     resume = f"python -m qvit_lib train --variant {args.variant} --protocol {args.protocol} --seed {args.seed} --resume"
     record = _interruptible(
-        lambda: run_variant(args.variant, args.protocol, seed=args.seed, resume=args.resume), resume
+        lambda: run_variant(
+            args.variant, args.protocol, seed=args.seed, resume=args.resume, results_dir=args.results_dir
+        ),
+        resume,
     )
     if distributed_rank()[0] != 0:
         return 0
@@ -114,16 +119,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"test accuracy {test['accuracy']:.4f}, BCE {test['bce']:.4f}, AUC {test['auc']:.4f}, "
         f"{record['wall_seconds']:.0f} s"
     )
-    print(f"wrote {result_paths(args.protocol, args.variant, args.seed)[0]}")
+    print(f"wrote {result_paths(args.protocol, args.variant, args.seed, args.results_dir)[0]}")
     return 0
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiments import get_protocol, sweep
+    from .experiments import get_protocol, sweep, sweep_in_processes
 
     get_protocol(args.protocol)
     again = f"python -m qvit_lib sweep --protocol {args.protocol}"
-    for variant, seed, status in _interruptible(lambda: sweep(args.protocol, seeds=tuple(args.seeds)), again):
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or args.workers == 0:  # torchrun's processes, or this one
+        statuses = _interruptible(
+            lambda: sweep(args.protocol, seeds=tuple(args.seeds), results_dir=args.results_dir), again
+        )
+    else:
+        statuses = _interruptible(
+            lambda: sweep_in_processes(
+                args.protocol, args.workers, seeds=tuple(args.seeds), results_dir=args.results_dir
+            ),
+            again,
+        )
+    for variant, seed, status in statuses:
         print(f"{variant:24s} seed {seed}: {status}")
     return 0
 
@@ -208,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
     train.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the shuffling, >= 0 (default 0)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    train.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     train.set_defaults(run=_cmd_train)
 
     sw = commands.add_parser(
@@ -225,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(SWEEP_SEEDS),
         help="seeds for the cmx-pe variants (default 0 1 2)",
     )
+    sw.add_argument(
+        "--workers",
+        type=_integer_at_least(0, "non-negative"),
+        default=None,
+        help="single-threaded worker processes sharing the runs (default: one per core; 0: this process alone)",
+    )
+    sw.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     sw.set_defaults(run=_cmd_sweep)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")

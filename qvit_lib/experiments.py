@@ -59,8 +59,7 @@ PROTOCOLS = {
         "cpu",
         100_000,
         8,
-        description="100 000 simulated events (80 000 for training), 8 epochs: all variants in about an hour on 2 "
-        "CPU cores",
+        description="100 000 simulated events (80 000 for training), 8 epochs: every variant on a 2-core CPU",
     ),
     "paper": Protocol(
         "paper",
@@ -191,6 +190,7 @@ def run_variant(
             flush=True,
         )
 
+    code = code_version()  # the code this run starts with
     model = build_model(variant, seed=seed).to(device)
     start = time.perf_counter()
     result = train(
@@ -225,7 +225,7 @@ def run_variant(
         "resumed_from_checkpoint": resumed,
         "machine": run_machine(device, world),
         "versions": versions(),
-        "code": code_version(),
+        "code": code,
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     if rank != 0:  # data-parallel: one process writes
@@ -393,6 +393,71 @@ def sweep(
         statuses.append((variant, seed, f"test AUC {record['test']['auc']:.3f} in {record['wall_seconds']:.0f} s"))
         print(f"[{rank}/{world_size}] {run_name(variant, seed)}: {statuses[-1][2]}", flush=True)
     return statuses
+
+
+def _sweep_worker(protocol: str, seeds: tuple[int, ...], results_dir: Path | None, plan, worker: int) -> None:
+    """One single-threaded worker of :func:`sweep_in_processes`: a whole sweep, sharing runs by claims."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    code_version()  # recorded by every run of this worker: the code it was started with
+    try:
+        for variant, seed, status in sweep(protocol, seeds=seeds, results_dir=results_dir, progress=False, plan=plan):
+            if status.startswith("test AUC"):
+                print(f"[worker {worker}] {run_name(variant, seed)}: {status}", flush=True)
+    except KeyboardInterrupt:  # the parent says what was kept
+        raise SystemExit(130) from None
+
+
+def sweep_in_processes(
+    protocol: str,
+    workers: int | None = None,
+    *,
+    seeds: tuple[int, ...] = SWEEP_SEEDS,
+    results_dir: Path | None = None,
+    plan: list[tuple[str, int]] | None = None,
+) -> list[tuple[str, int, str]]:
+    """A sweep as ``workers`` single-threaded processes (default: one per core) sharing the runs.
+
+    Each worker walks the whole plan and claims a run before training it (:func:`claim_run`),
+    so no run is trained twice and a worker that finishes early takes the next free one.
+    On two cores, two single-threaded processes train more events per second than one
+    process with two threads (``python -m qvit_lib bench --suite sweep`` measures both).
+    Each run is deterministic for its seed: it always trains with one thread. Returns the
+    status of every run of the plan after the workers are done.
+    """
+    import multiprocessing
+
+    from .errors import TrainingInterrupted
+
+    chosen = get_protocol(protocol)
+    plan = plan if plan is not None else sweep_plan(seeds)
+    for variant, _ in plan:
+        check_variant(variant)
+    workers = workers or os.cpu_count() or 1
+    data_location(chosen)  # simulate (and cache) the protocol's events once, before the workers start
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_sweep_worker, args=(chosen.name, seeds, results_dir, plan, i), name=f"sweep-{i}")
+        for i in range(workers)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.join(timeout=60)
+        raise TrainingInterrupted(
+            "the sweep's workers stopped; every unfinished run keeps the checkpoint of its last finished epoch"
+        ) from None
+    failed = [p.name for p in processes if p.exitcode not in (0, None)]
+    if failed:
+        raise RuntimeError(f"sweep workers {', '.join(failed)} failed (see their output above)")
+    done = [(v, s, "done" if result_paths(chosen.name, v, s, results_dir)[0].exists() else "missing") for v, s in plan]
+    return done
 
 
 def load_results(protocol: str, results_dir: Path | None = None) -> dict[str, dict[str, object]]:

@@ -6,6 +6,7 @@ processor, the thread count and the library versions that made it.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
@@ -61,8 +62,13 @@ def run_machine(device: str, processes: int = 1) -> dict[str, object]:
     }
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> dict[str, object]:
-    """qvit_lib's version and, in a git checkout, the commit and whether qvit_lib/ differs from it."""
+    """qvit_lib's version and, in a git checkout, the commit and whether qvit_lib/ differs from it.
+
+    Read once per process (at the first call): a long sweep records the code it started with,
+    not whatever the checkout holds when a run ends.
+    """
     import subprocess
 
     from . import __version__

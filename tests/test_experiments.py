@@ -83,3 +83,14 @@ def test_roc_curve_is_monotone_and_spans_the_square():
     assert fpr[0] == tpr[0] == 1.0 and fpr[-1] == tpr[-1] == 0.0
     assert (np.diff(fpr) <= 0).all() and (np.diff(tpr) <= 0).all()
     assert np.trapezoid(tpr[::-1], fpr[::-1]) == pytest.approx(0.76, abs=0.03)
+
+
+@pytest.mark.slow
+def test_sweep_workers_share_the_plan_and_train_single_threaded(tmp_path):
+    plan = [("none-cmx-pe", 0), ("none-cmn-pe", 0), ("none-cmx-nope", 0)]
+    statuses = experiments.sweep_in_processes("quick", 2, results_dir=tmp_path, plan=plan)
+    assert statuses == [(v, s, "done") for v, s in plan]
+    records = experiments.load_results("quick", tmp_path)
+    assert sorted(records) == sorted(v for v, _ in plan)
+    assert all(r["machine"]["torch_threads"] == 1 for r in records.values())
+    assert not list((tmp_path / "quick").glob("*.lock"))
