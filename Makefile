@@ -33,13 +33,16 @@ lint: $(STAMP)
 clean:
 	rm -rf _build
 
-# Refresh the vendored browser scripts (committed; the build itself needs no network).
+# Refresh the vendored browser scripts (committed; the build itself needs no network):
+# MathJax; require.js and the ipywidgets HTML manager (AMD build, which loads third-party
+# widget modules); anywidget's front end, which renders the book's explorers from saved state.
 VENDOR := book/_static/vendor
 vendor:
 	rm -rf /tmp/qvit-vendor && mkdir -p /tmp/qvit-vendor
-	cd /tmp/qvit-vendor && npm pack --silent @jupyter-widgets/html-manager@1.0.11 mathjax@3.2.2
-	cd /tmp/qvit-vendor && tar xzf jupyter-widgets-html-manager-1.0.11.tgz && mv package html-manager
-	cd /tmp/qvit-vendor && tar xzf mathjax-3.2.2.tgz && mv package mathjax
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/html-manager-1.0.11 $(VENDOR)/mathjax-3.2.2
-	cp /tmp/qvit-vendor/html-manager/dist/embed.js /tmp/qvit-vendor/html-manager/dist/*.woff* /tmp/qvit-vendor/html-manager/LICENSE $(VENDOR)/html-manager-1.0.11/
-	cp /tmp/qvit-vendor/mathjax/es5/tex-svg-full.js /tmp/qvit-vendor/mathjax/LICENSE $(VENDOR)/mathjax-3.2.2/
+	cd /tmp/qvit-vendor && npm pack --silent @jupyter-widgets/html-manager@1.0.11 mathjax@3.2.2 requirejs@2.3.7 anywidget@0.11.0
+	cd /tmp/qvit-vendor && for p in *.tgz; do mkdir -p "$${p%.tgz}" && tar xzf "$$p" -C "$${p%.tgz}"; done
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/html-manager-1.0.11 $(VENDOR)/mathjax-3.2.2 $(VENDOR)/requirejs-2.3.7 $(VENDOR)/anywidget-0.11.0
+	cp /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/dist/embed-amd.js /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/dist/*.woff* /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/LICENSE $(VENDOR)/html-manager-1.0.11/
+	cp /tmp/qvit-vendor/mathjax-3.2.2/package/es5/tex-svg-full.js /tmp/qvit-vendor/mathjax-3.2.2/package/LICENSE $(VENDOR)/mathjax-3.2.2/
+	cp /tmp/qvit-vendor/requirejs-2.3.7/package/require.js $(VENDOR)/requirejs-2.3.7/
+	cp /tmp/qvit-vendor/anywidget-0.11.0/package/dist/index.js /tmp/qvit-vendor/anywidget-0.11.0/package/LICENSE $(VENDOR)/anywidget-0.11.0/

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .provenance import machine, versions
+from .provenance import machine, processor, versions
 
 
 def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object]:
@@ -137,6 +137,11 @@ def compare_training_steps(
     return dict(zip(variants, _side_by_side(steps, rounds)))
 
 
+def _significant(value: float, digits: int = 2) -> float:
+    """``value`` rounded to ``digits`` significant figures (for extrapolated figures)."""
+    return float(f"{value:.{digits}g}")
+
+
 def _record(
     backend: str,
     variant: str,
@@ -146,41 +151,75 @@ def _record(
     classical: float,
     measured_batch: int,
     device: str,
+    baseline: float | None = None,
 ) -> dict[str, object]:
-    return {
+    extrapolated = measured_batch != batch_size
+    shown = _significant if extrapolated else (lambda x, _digits=None: round(x, 3))
+    record = {
         "backend": backend,
         "variant": variant,
         "batch_size": batch_size,
         "d_h": d_h,
         "n_h": 16 // d_h,
         "device": device,
-        "step_seconds": round(seconds, 5),
-        "events_per_s": round(batch_size / seconds, 1),
-        "ratio_to_classical": round(seconds / classical, 3),
-        "extrapolated": measured_batch != batch_size,
+        "step_seconds": _significant(seconds) if extrapolated else round(seconds, 5),
+        "events_per_s": _significant(batch_size / seconds) if extrapolated else round(batch_size / seconds, 1),
+        "ratio_to_classical": shown(seconds / classical),
+        "extrapolated": extrapolated,
         "measured_batch_size": measured_batch,
     }
+    if baseline is not None:
+        record["ratio_to_baseline"] = round(seconds / baseline, 3)
+    return record
+
+
+def device_scaling(
+    backend: str, variant: str = "hybrid-angle-cmx-pe", budget_s: float = 90.0, largest: int = 512, device: str = "cpu"
+) -> list[dict[str, float]]:
+    """Step time of a PennyLane device at batch sizes 1, 2, 4, … up to ``largest``, within a time budget.
+
+    ``default.qubit`` broadcasts the whole batch through one simulation, so its cost per event
+    falls with the batch; the lightning devices run one circuit per token, so theirs does not.
+    Doubling stops before the predicted next step would overrun ``budget_s``.
+    """
+    spent, batch, rows = 0.0, 1, []
+    while batch <= largest:
+        step = training_step(variant, batch, backend, device)
+        if batch == 1:
+            spent += step()  # a warm-up: the first call builds and traces the QNodes
+        seconds = step()
+        spent += seconds
+        rows.append({"batch_size": batch, "step_seconds": round(seconds, 4), "seconds_per_event": seconds / batch})
+        if spent + 2.2 * seconds > budget_s:
+            break
+        batch *= 2
+    return rows
 
 
 def bench_training(
     batch_sizes: tuple[int, ...] = (64, 256, 512, 1024, 4096),
     head_sizes: tuple[int, ...] = (2, 4, 8),
     steps: int = 7,
-    device_batch: int = 2,
     devices: tuple[str, ...] | None = None,
     device: str | None = None,
     progress: bool = True,
+    baseline: str | None = None,
+    device_budget_s: float = 90.0,
 ) -> dict[str, object]:
     """Training-step throughput: every backend, then scaling with batch size and qubits per head.
 
-    1. At batch 512 and d_h = 4: classical, the fused hybrids, and each usable PennyLane
-       device. A device simulates one circuit per token, head and circuit type, so it runs
-       ``device_batch`` events and its time is extrapolated linearly to 512 (marked so).
-    2. Batch sizes ``batch_sizes``: classical and both fused hybrids.
-    3. Qubits per head ``head_sizes`` at batch 512, keeping d_t = n_h·d_h = 16: classical and
+    1. At batch 512 and d_h = 4: classical and the fused hybrids — with ``baseline`` (a git
+       revision) also the same three steps of that revision's code, all in turns, so that
+       ``ratio_to_baseline`` compares today's step with the old one on the same machine state.
+    2. Each usable PennyLane device at growing batch sizes (:func:`device_scaling`), within
+       ``device_budget_s`` seconds each; the figure at 512 is measured if the budget reached
+       it, else extrapolated linearly from the largest batch measured (marked so, and rounded
+       to two significant figures).
+    3. Batch sizes ``batch_sizes``: classical and both fused hybrids.
+    4. Qubits per head ``head_sizes`` at batch 512, keeping d_t = n_h·d_h = 16: classical and
        fused ``hybrid-angle``.
 
-    ``ratio_to_classical`` is the step time divided by the classical step time at the same
+    ``ratio_to_classical`` is the step time divided by today's classical step time at the same
     batch size and d_h (1.5 means 1.5× slower). Models compared with each other run in
     turns, ``steps`` rounds each, and the median is kept.
     """
@@ -191,58 +230,56 @@ def bench_training(
     from .training import keep_freed_memory
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    plan: list[tuple[str, str, int, int, int]] = []  # backend, variant, batch, d_h, measured batch
+    old = baseline_package(baseline) if baseline else None
+    fused = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")
+    groups: dict[tuple[int, int], list[tuple[str, str]]] = {}  # (batch, d_h) → (backend, variant)
     for batch in sorted(set(batch_sizes) | {512}):
-        plan += [
-            ("classical", "classical-cmx-pe", batch, 4, batch),
-            ("fused", "hybrid-cmx-pe", batch, 4, batch),
-            ("fused", "hybrid-angle-cmx-pe", batch, 4, batch),
-        ]
+        groups[(batch, 4)] = [("classical" if v.startswith("classical") else "fused", v) for v in fused]
+    if old is not None:
+        groups[(512, 4)] += [("baseline", v) for v in fused]
     for d_h in head_sizes:
         if d_h != 4:
-            plan += [("classical", "classical-cmx-pe", 512, d_h, 512), ("fused", "hybrid-angle-cmx-pe", 512, d_h, 512)]
-    for name in devices if devices is not None else DEVICE_ORDER:
-        if device_usable(name)[0]:
-            plan.append((name, "hybrid-angle-cmx-pe", 512, 4, device_batch))
+            groups[(512, d_h)] = [("classical", "classical-cmx-pe"), ("fused", "hybrid-angle-cmx-pe")]
     keep_freed_memory()  # as train() does: large temporaries reused, not page-faulted in anew
-    groups: dict[tuple[int, int], list[tuple[str, str, int]]] = {}
-    for backend, variant, batch, d_h, measured in plan:
-        groups.setdefault((batch, d_h), []).append((backend, variant, measured))
     records = []
     for (batch, d_h), members in tqdm(groups.items(), desc="benchmark", unit="group", disable=not progress):
-        # One group: the classical model and the hybrids it is compared with, in turns.
-        fast = [(b, v, m) for b, v, m in members if m == batch]
-        seconds = dict(
-            zip(
-                fast,
-                _side_by_side(
-                    [
-                        training_step(v, m, "fused" if b == "classical" else b, device, n_heads=16 // d_h)
-                        for b, v, m in fast
-                    ],
-                    steps,
-                ),
+        closures = [
+            training_step(v, batch, "fused", device, package=old if b == "baseline" else None, n_heads=16 // d_h)
+            for b, v in members
+        ]
+        seconds = dict(zip(members, _side_by_side(closures, steps)))
+        classical = seconds[("classical", "classical-cmx-pe")]
+        for (backend, variant), t in seconds.items():
+            before = seconds.get(("baseline", variant)) if backend != "baseline" else None
+            records.append(_record(backend, variant, batch, d_h, t, classical, batch, device, before))
+        if old is not None and (batch, d_h) == (512, 4):
+            for r in records[-len(members) :]:
+                if r["backend"] == "baseline":
+                    r["revision"] = old.revision
+    scaling = {}
+    classical = next(r for r in records if (r["backend"], r["batch_size"], r["d_h"]) == ("classical", 512, 4))
+    for name in devices if devices is not None else DEVICE_ORDER:
+        if not device_usable(name)[0]:
+            continue
+        rows = device_scaling(name, budget_s=device_budget_s, device=device)
+        scaling[name] = rows
+        largest = rows[-1]
+        at_512 = largest["seconds_per_event"] * 512  # measured if largest["batch_size"] == 512
+        records.append(
+            _record(
+                name, "hybrid-angle-cmx-pe", 512, 4, at_512, classical["step_seconds"], largest["batch_size"], device
             )
         )
-        for member in members:
-            if member not in seconds:  # a per-circuit device: one step on a few events, scaled up
-                backend, variant, measured = member
-                seconds[member] = (
-                    _side_by_side([training_step(variant, measured, backend, device, n_heads=16 // d_h)], 1)[0]
-                    * batch
-                    / measured
-                )
-        classical = seconds[next(m for m in members if m[0] == "classical")]
-        for member in members:
-            backend, variant, measured = member
-            records.append(_record(backend, variant, batch, d_h, seconds[member], classical, measured, device))
     return {
         "suite": "training",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "steps_per_figure": steps,
+        "baseline": old.revision if old is not None else None,
         "results": records,
+        "device_scaling": scaling,
         "machine": {
             **machine(),
+            "processor": processor(),
             "torch_threads": torch.get_num_threads(),
             "device": device,
             "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
@@ -252,24 +289,81 @@ def bench_training(
 
 
 def _print_training(result: dict[str, object]) -> None:
+    machine_ = result["machine"]
     print(
-        f"training step (forward + backward + Adam), paper hyper-parameters, {result['machine']['cpus']} CPUs, "
-        f"device {result['machine']['device']}:"
+        f"training step (forward + backward + Adam), paper hyper-parameters, {machine_['cpus']} CPUs "
+        f"({machine_.get('processor', '?')}), {machine_['torch_threads']} torch threads, device {machine_['device']}:"
     )
     print(
         f"{'backend':16s} {'variant':22s} {'batch':>6s} {'d_h':>4s} {'step [s]':>9s} {'events/s':>10s} "
-        f"{'× classical':>12s}"
+        f"{'× classical':>12s} {'× baseline':>11s}"
     )
     for r in result["results"]:
         note = f"  (extrapolated from {r['measured_batch_size']} events)" if r["extrapolated"] else ""
+        versus = f"{r['ratio_to_baseline']:11.2f}" if "ratio_to_baseline" in r else " " * 11
+        label = f"baseline@{r['revision']}" if r["backend"] == "baseline" and "revision" in r else r["backend"]
         print(
-            f"{r['backend']:16s} {r['variant']:22s} {r['batch_size']:6d} {r['d_h']:4d} {r['step_seconds']:9.4f} "
-            f"{r['events_per_s']:10.1f} {r['ratio_to_classical']:12.2f}{note}"
+            f"{label:16s} {r['variant']:22s} {r['batch_size']:6d} {r['d_h']:4d} {r['step_seconds']:9.4g} "
+            f"{r['events_per_s']:10.1f} {r['ratio_to_classical']:12.3g} {versus}{note}"
+        )
+    for name, rows in result.get("device_scaling", {}).items():
+        print(
+            f"{name}: seconds per event by batch size (measured) — "
+            + ", ".join(f"{row['batch_size']}: {row['seconds_per_event']:.3g}" for row in rows)
         )
 
 
+def bench_sweep(
+    variants: tuple[str, ...] = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe", "none-cmx-pe"),
+    repeats: int = 2,
+    steps: int = 30,
+    batch_size: int = 512,
+) -> dict[str, object]:
+    """Events per second of a whole sweep: one process with every core's thread, or one
+    single-threaded process per core sharing the jobs (each job: ``steps`` training steps).
+
+    Each configuration runs in fresh processes, so thread settings cannot leak between them.
+    """
+    import subprocess
+    import sys
+
+    jobs = [v for v in variants for _ in range(repeats)]
+    cores = os.cpu_count() or 1
+    script = (
+        "import sys, torch; torch.set_num_threads(int(sys.argv[1])); from qvit_lib.bench import training_step\n"
+        "for variant in sys.argv[2:]:\n"
+        f"    step = training_step(variant, {batch_size}); step()\n"
+        f"    [step() for _ in range({steps})]\n"
+    )
+    configurations = {}
+    for processes, threads in ((1, cores), (cores, 1)):
+        shares = [jobs[i::processes] for i in range(processes)]
+        start = time.perf_counter()
+        workers = [subprocess.Popen([sys.executable, "-c", script, str(threads), *share]) for share in shares]
+        if any(w.wait() for w in workers):
+            raise RuntimeError("a sweep benchmark worker failed")
+        wall = time.perf_counter() - start
+        events = len(jobs) * (steps + 1) * batch_size
+        configurations[f"{processes}x{threads}"] = {
+            "processes": processes,
+            "threads": threads,
+            "seconds": round(wall, 1),
+            "events_per_s": round(events / wall),
+        }
+    return {
+        "suite": "sweep",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "jobs": jobs,
+        "steps_per_job": steps,
+        "batch_size": batch_size,
+        "configurations": configurations,
+        "machine": {**machine(), "processor": processor()},
+        "versions": versions(),
+    }
+
+
 def run_benchmarks(
-    suite: str, n_events: int = 100_000, quick: bool = False, out: str | None = None
+    suite: str, n_events: int = 100_000, quick: bool = False, out: str | None = None, baseline: str | None = None
 ) -> dict[str, object]:
     """Run one suite, print its figures and write them as JSON.
 
@@ -280,6 +374,7 @@ def run_benchmarks(
     from pathlib import Path
 
     from .config import CACHE_DIR, DATA_DIR
+    from .errors import ConfigError
 
     if suite == "training":
         if quick:
@@ -287,13 +382,21 @@ def run_benchmarks(
                 batch_sizes=(64,),
                 head_sizes=(2, 4),
                 steps=1,
-                device_batch=1,
                 devices=("default.qubit",),
                 progress=False,
+                baseline=baseline,
+                device_budget_s=3.0,
             )
         else:
-            result = bench_training()
+            result = bench_training(baseline=baseline)
         _print_training(result)
+    elif suite == "sweep":
+        result = bench_sweep(repeats=1, steps=2, batch_size=64) if quick else bench_sweep()
+        jobs, steps, batch = len(result["jobs"]), result["steps_per_job"], result["batch_size"]
+        print(f"sweep throughput, {jobs} jobs of {steps} steps at batch {batch}:")
+        for c in result["configurations"].values():
+            layout = f"{c['processes']} process(es) x {c['threads']} thread(s)"
+            print(f"  {layout}: {c['seconds']:7.1f} s, {c['events_per_s']:,} events/s")
     elif suite == "simulation":
         result = bench_simulation(n_events // 20 if quick else n_events)
         print(f"simulation of {result['events']} events on {result['machine']['cpus']} CPUs:")
@@ -302,7 +405,7 @@ def run_benchmarks(
         ratio = result["seconds_per_100k"] / result["target_seconds_per_100k"]
         print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
     else:
-        raise ValueError(f"unknown benchmark suite {suite!r}; choose from: simulation, training")
+        raise ConfigError(f"unknown benchmark suite {suite!r}; choose from: simulation, sweep, training")
     path = Path(out) if out else (CACHE_DIR / "bench" if quick else DATA_DIR / "bench") / f"{suite}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")

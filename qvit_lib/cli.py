@@ -91,7 +91,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
 
-    results = run_benchmarks(args.suite, n_events=args.n, quick=args.quick, out=args.out)
+    results = run_benchmarks(args.suite, n_events=args.n, quick=args.quick, out=args.out, baseline=args.baseline)
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
@@ -253,7 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument(
-        "--suite", choices=("training", "simulation"), default="training", help="what to measure (default: training)"
+        "--suite",
+        choices=("training", "simulation", "sweep"),
+        default="training",
+        help="training steps, the simulator, or a sweep's throughput by processes × threads (default: training)",
+    )
+    bench.add_argument(
+        "--baseline",
+        default=None,
+        help="training suite: a git revision whose training steps are timed side by side with today's",
     )
     bench.add_argument(
         "--n", type=_positive_int, default=100_000, help="simulation suite: events to simulate (default 100000)"

@@ -1,23 +1,59 @@
-"""Figures for the book: calorimeter images, class averages, shower shapes, patches.
+"""Figures for the book, sized for its ~690-pixel text column.
 
 Every function draws on matplotlib axes it creates or is given, labels its axes with
-units, and returns the figure (or axes) so a chapter can add to it.
+units, and returns the figure (or axes) so a chapter can add to it. The house style
+(:data:`STYLE`, applied on import) renders at 100 dpi with no text below 9 pt, and every
+figure made here is at most :data:`COLUMN_INCHES` wide: shown at full size in the book's
+column, its smallest text is about 12 pixels high. HEP conventions: background rejection
+against signal efficiency on a log axis; no bars on log axes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import MaxNLocator
 
-from .simulation import ELECTRON, PHOTON
+from .data import ELECTRON, PHOTON
+
+COLUMN_INCHES = 6.8  # 680 px at 100 dpi: the width of the book's text column
+MIN_FONT_POINTS = 9.0
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.title_fontsize": 9,
+    "figure.titlesize": 11,
+    "lines.linewidth": 1.5,
+}
+mpl.rcParams.update(STYLE)
 
 CLASS_LABELS = {PHOTON: "photon (y=0)", ELECTRON: "electron (y=1)"}
 CLASS_COLOURS = {PHOTON: "tab:blue", ELECTRON: "tab:red"}
 ENERGY_LABEL = "energy / max"
 TIME_LABEL = "hit time [ns/50]"
+
+
+def column_figure(rows: int = 1, cols: int = 1, height: float = 3.0, width: float = COLUMN_INCHES, **kwargs):
+    """``plt.subplots`` at the column's width (or less), with constrained layout."""
+    return plt.subplots(rows, cols, figsize=(min(width, COLUMN_INCHES), height), constrained_layout=True, **kwargs)
+
+
+def centred_log_norm(values: np.ndarray, centre: float) -> LogNorm:
+    """A log colour scale symmetric about ``centre`` (e.g. uniform attention), spanning the data."""
+    values = np.asarray(values, dtype=float)
+    positive = values[values > 0]
+    spread = max(float(positive.max()) / centre, centre / float(positive.min()), 1.05)
+    return LogNorm(vmin=centre / spread, vmax=centre * spread)
 
 
 def draw_image(
@@ -50,30 +86,42 @@ def event_gallery(
 ) -> plt.Figure:
     """Energy (log scale, top row) and hit time (bottom row) of example events per class.
 
-    ``images`` is (N, 32, 32, 2) with normalised energy in channel 0 and time in ns/50.
+    ``images`` is (N, 32, 32, 2) with normalised energy in channel 0 and time in ns/50; one
+    colour bar per row, shared by its events.
     """
     picks = [i for c in (PHOTON, ELECTRON) for i in np.flatnonzero(labels == c)[:per_class]]
-    fig, axes = plt.subplots(2, len(picks), figsize=(3.6 * len(picks), 6.4), constrained_layout=True)
+    fig, axes = column_figure(2, len(picks), height=4.2, sharex=True, sharey=True, squeeze=False)
     for column, index in enumerate(picks):
-        title = titles[column] if titles else f"{CLASS_LABELS[int(labels[index])]}, event {index}"
-        draw_image(axes[0, column], images[index, ..., 0])
-        axes[0, column].set_title(title, fontsize=9)
-        draw_image(axes[1, column], images[index, ..., 1], log=False, label=TIME_LABEL, cmap="coolwarm")
+        title = titles[column] if titles else CLASS_LABELS[int(labels[index])].split()[0]
+        energy = draw_image(axes[0, column], images[index, ..., 0], colorbar=False)
+        time = draw_image(axes[1, column], images[index, ..., 1], log=False, cmap="coolwarm", colorbar=False)
+        time.set_clim(-0.5, 0.5)
+        axes[0, column].set_title(title)
+        if column:
+            for ax in axes[:, column]:
+                ax.set_ylabel("")
+        axes[0, column].set_xlabel("")
+    fig.colorbar(energy, ax=axes[0].tolist(), label=ENERGY_LABEL, fraction=0.04)
+    fig.colorbar(time, ax=axes[1].tolist(), label=TIME_LABEL, fraction=0.04)
     return fig
 
 
 def class_means(energy: np.ndarray, labels: np.ndarray) -> plt.Figure:
     """Mean normalised energy per class (log scale) and their difference (electron − photon)."""
     means = {c: energy[labels == c].mean(axis=0) for c in (PHOTON, ELECTRON)}
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), constrained_layout=True)
+    fig, axes = column_figure(1, 3, height=2.6, sharey=True)
     for ax, c in zip(axes, (PHOTON, ELECTRON)):
-        draw_image(ax, means[c], vmin=1e-5, label="mean energy / max")
-        ax.set_title(f"mean {CLASS_LABELS[c]}")
-    draw_image(axes[2], means[ELECTRON] - means[PHOTON], log=False, label="Δ mean energy / max", cmap="RdBu_r")
+        mesh = draw_image(ax, means[c], vmin=1e-5, colorbar=False)
+        ax.set_title(f"mean {CLASS_LABELS[c].split()[0]}")
+    fig.colorbar(mesh, ax=axes[:2].tolist(), label="mean energy / max", fraction=0.05, location="bottom")
+    diff = draw_image(axes[2], means[ELECTRON] - means[PHOTON], log=False, cmap="RdBu_r", colorbar=False)
+    fig.colorbar(diff, ax=axes[2], label="Δ mean energy / max", fraction=0.1, location="bottom")
     axes[2].set_title("electron − photon")
     for ax in axes:
         ax.set_xlim(8.5, 23.5)
         ax.set_ylim(8.5, 23.5)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
     return fig
 
 
@@ -90,10 +138,10 @@ _SHAPE_AXES = {
 def shape_histograms(
     shapes: Mapping[str, np.ndarray], labels: np.ndarray, names: Sequence[str] = tuple(_SHAPE_AXES)
 ) -> plt.Figure:
-    """Normalised histograms of shower shapes, photons against electrons."""
-    cols = 3
+    """Normalised histograms of shower shapes, photons against electrons, two per row."""
+    cols = 2
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), constrained_layout=True, squeeze=False)
+    fig, axes = column_figure(rows, cols, height=2.1 * rows, squeeze=False)
     for ax, name in zip(axes.flat, names):
         values = shapes[name]
         lo, hi = np.percentile(values, [0.5, 99.5])
@@ -109,10 +157,10 @@ def shape_histograms(
                 label=CLASS_LABELS[c],
             )
         ax.set_xlabel(_SHAPE_AXES.get(name, name))
-        ax.set_ylabel("probability density")
+        ax.set_ylabel("density")
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=8)
+    axes.flat[0].legend()
     return fig
 
 
@@ -126,70 +174,65 @@ def draw_patches(ax: plt.Axes, image: np.ndarray, patch: tuple[int, int] = (4, 8
     for c in range(0, w + 1, pw):
         ax.axvline(c - 0.5, color="0.45", lw=0.7)
     for token, (r, c) in enumerate((r, c) for r in range(0, h, ph) for c in range(0, w, pw)):
-        ax.text(c + pw / 2 - 0.5, r + ph / 2 - 0.5, str(token), color="0.25", ha="center", va="center", fontsize=7)
+        ax.text(c + pw / 2 - 0.5, r + ph / 2 - 0.5, str(token), color="0.2", ha="center", va="center", fontsize=9)
     if title:
         ax.set_title(title)
 
 
 def tracker_effects(config=None) -> plt.Figure:
     """What the tracker in front of the ECAL does, against |η| and against pT."""
-    from .simulation import CRYSTAL_DPHI_RAD, SimulationConfig
+    from .simulation import CRYSTAL_DPHI_RAD, SimulationConfig, bending_rad_gev
 
     config = config or SimulationConfig()
     eta = np.linspace(0, config.eta_max, 100)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    fig, (left, right) = column_figure(1, 2, height=3.1)
     left.plot(eta, config.material(eta), color="k", label="material t [X/X₀]")
-    left.plot(
-        eta, config.conversion_probability(eta), color=CLASS_COLOURS[PHOTON], label="photon converts: 1 − exp(−7t/9)"
-    )
-    left.plot(
-        eta,
-        1 - np.exp(-config.material(eta)),
-        color=CLASS_COLOURS[ELECTRON],
-        label="electron's mean brem fraction: 1 − exp(−t)",
-    )
+    left.plot(eta, config.conversion_probability(eta), color=CLASS_COLOURS[PHOTON], label="P(γ converts)")
+    left.plot(eta, 1 - np.exp(-config.material(eta)), color=CLASS_COLOURS[ELECTRON], label="e: mean brem fraction")
     left.set_xlabel("|η|")
-    left.set_ylabel("X/X₀, or probability / fraction")
-    left.legend(fontsize=8)
+    left.set_ylabel("X/X₀, or probability")
+    left.legend()
     pt = np.linspace(5, 100, 200)
-    right.plot(pt, 0.735 / pt / CRYSTAL_DPHI_RAD, color=CLASS_COLOURS[ELECTRON])
-    right.axvline(config.pt_gev, color="grey", ls=":", label=f"pT = {config.pt_gev:g} GeV (the dataset)")
+    right.plot(pt, bending_rad_gev() / pt / CRYSTAL_DPHI_RAD, color=CLASS_COLOURS[ELECTRON])
+    right.axvline(config.pt_gev, color="grey", ls=":", label=f"pT = {config.pt_gev:g} GeV")
     right.set_xlabel("electron pT [GeV]")
-    right.set_ylabel("bend at the ECAL, Δφ [crystals]")
+    right.set_ylabel("bend at the ECAL [crystals]")
     right.set_yscale("log")
-    right.legend(fontsize=8)
+    right.legend()
     return fig
 
 
 def knob_profiles(scans: Sequence[Sequence[Mapping[str, object]]]) -> plt.Figure:
-    """Mean φ profiles per class for each knob setting of :func:`qvit_lib.showers.scan_knob`."""
-    fig, axes = plt.subplots(1, len(scans), figsize=(4.6 * len(scans), 3.8), constrained_layout=True, squeeze=False)
-    for ax, scan in zip(axes[0], scans):
+    """Mean φ profiles per class for each knob setting of :func:`qvit_lib.showers.scan_knob`, one row per knob."""
+    fig, axes = column_figure(len(scans), 1, height=2.4 * len(scans), squeeze=False, sharex=True)
+    for ax, scan in zip(axes[:, 0], scans):
         styles = ["-", "--", ":", "-."]
         for style, result in zip(styles, scan):
             for c in (PHOTON, ELECTRON):
                 label = f"{CLASS_LABELS[c].split()[0]}, {result['value']}" + (
-                    f"  (AUC {result['pixel_auc']:.2f})" if c == ELECTRON else ""
+                    f" (AUC {result['pixel_auc']:.2f})" if c == ELECTRON else ""
                 )
                 ax.plot(np.arange(32) - 16, result["profiles"][c], style, color=CLASS_COLOURS[c], label=label)
         ax.set_yscale("log")
         ax.set_xlim(-8, 8)
         ax.set_ylim(1e-4, 1)
-        ax.set_xlabel("iφ − iφ(max) [crystals]")
-        ax.set_ylabel("mean energy fraction (3 central η rows)")
+        ax.set_ylabel("mean energy fraction")
         ax.set_title(f"knob: {scan[0]['knob']}")
-        ax.legend(fontsize=7)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axes[-1, 0].set_xlabel("iφ − iφ(max) [crystals], three central η rows")
     return fig
 
 
 def attention_heatmap(ax: plt.Axes, weights: np.ndarray, title: str | None = None, tick_step: int = 4) -> None:
-    """An attention matrix: row i is how much query token i attends to each key token."""
+    """An attention matrix, row i how much query i attends to each key, as a multiple of uniform (1/n).
+
+    The log colour scale is centred on uniform attention (white): red attends more, blue less.
+    """
     weights = np.asarray(weights)
-    mesh = ax.imshow(
-        weights, cmap="magma", norm=LogNorm(vmin=max(float(weights.min()), 1e-4), vmax=1.0), interpolation="nearest"
-    )
-    ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label="attention weight (log scale)")
     n = weights.shape[0]
+    relative = weights * n
+    mesh = ax.imshow(relative, cmap="RdBu_r", norm=centred_log_norm(relative, 1.0), interpolation="nearest")
+    ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label="weight ÷ uniform (1/n)")
     ax.set_xticks(range(0, n, tick_step))
     ax.set_yticks(range(0, n, tick_step))
     ax.set_xlabel("key token j")
@@ -203,15 +246,25 @@ def token_map(
     values: np.ndarray,
     patch: tuple[int, int] = (4, 8),
     image_size: int = 32,
-    label: str = "attention received",
+    label: str = "attention received ÷ uniform",
     title: str | None = None,
-) -> None:
-    """Per-token values painted back onto the image: each 4×8 patch gets its token's value."""
+    centre: float = 1.0,
+    norm: LogNorm | None = None,
+    colorbar: bool = True,
+):
+    """Per-token values painted back onto the image: each 4×8 patch gets its token's value.
+
+    Coloured on a log scale centred on ``centre`` (1: the attention a token receives when
+    every query attends uniformly), so that both more and less than uniform show; pass one
+    ``norm`` to several maps to compare them on one scale.
+    """
     ph, pw = patch
     grid = np.asarray(values, dtype=float).reshape(image_size // ph, image_size // pw)
     image = np.kron(grid, np.ones((ph, pw)))
-    mesh = ax.imshow(image, origin="lower", cmap="magma", vmin=0, interpolation="nearest")
-    ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label=label)
+    norm = norm or centred_log_norm(grid, centre)
+    mesh = ax.imshow(image, origin="lower", cmap="RdBu_r", norm=norm, interpolation="nearest")
+    if colorbar:
+        ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04, label=label)
     for r in range(0, image_size + 1, ph):
         ax.axhline(r - 0.5, color="grey", lw=0.4)
     for c in range(0, image_size + 1, pw):
@@ -220,78 +273,156 @@ def token_map(
     ax.set_ylabel("iη [crystal]")
     if title:
         ax.set_title(title)
+    return mesh
 
 
-def architecture_diagram(stages: Sequence[tuple[str, tuple[int, ...]]], title: str | None = None) -> plt.Figure:
-    """A left-to-right block diagram of a model: one box per stage with its output shape."""
-    fig, ax = plt.subplots(figsize=(2.05 * len(stages), 2.2), constrained_layout=True)
+def _box(ax: plt.Axes, x: float, y: float, w: float, h: float, text: str, colour: str = "#e8eef7", **kw) -> None:
+    ax.add_patch(plt.Rectangle((x - w / 2, y - h / 2), w, h, facecolor=colour, edgecolor="#4a6fa5", lw=1.1))
+    ax.text(x, y, text, ha="center", va="center", fontsize=kw.pop("fontsize", 9.5), **kw)
+
+
+def _arrow(ax: plt.Axes, start: tuple[float, float], end: tuple[float, float]) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops={"arrowstyle": "->", "color": "#4a6fa5", "lw": 1.1})
+
+
+def architecture_diagram(
+    stages: Sequence[tuple[str, tuple[int, ...]]], title: str | None = None, layer: str = "classical"
+) -> plt.Figure:
+    """The model top to bottom, one box per stage with the tensor shape it hands on, beside the
+    inside of one encoder layer (``layer``: "classical" pre-LN, or "hybrid" as in the paper's Fig. 4)."""
+    fig, (left, right) = column_figure(1, 2, height=0.62 * len(stages) + 0.6, gridspec_kw={"width_ratios": [1.1, 1]})
+    n = len(stages)
     for i, (name, shape) in enumerate(stages):
-        ax.add_patch(plt.Rectangle((i * 2.0, 0), 1.6, 1.2, facecolor="#e8eef7", edgecolor="#4a6fa5", lw=1.2))
-        ax.text(i * 2.0 + 0.8, 0.78, name, ha="center", va="center", fontsize=8.5, wrap=True)
-        ax.text(
-            i * 2.0 + 0.8,
-            0.32,
-            "×".join(str(s) for s in shape),
-            ha="center",
-            va="center",
-            fontsize=8,
-            color="#333333",
-            family="monospace",
-        )
+        y = n - 1 - i
+        _box(left, 0.5, y, 0.9, 0.72, f"{name.replace(chr(10), ' ')}\n" + " × ".join(str(s) for s in shape))
         if i:
-            ax.annotate(
-                "", xy=(i * 2.0, 0.6), xytext=(i * 2.0 - 0.4, 0.6), arrowprops={"arrowstyle": "->", "color": "#4a6fa5"}
-            )
-    ax.set_xlim(-0.2, 2.0 * len(stages) - 0.2)
-    ax.set_ylim(-0.1, 1.3)
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=10)
+            _arrow(left, (0.5, y + 0.64), (0.5, y + 0.36))
+    left.set_xlim(0, 1)
+    left.set_ylim(-0.5, n - 0.5)
+    left.axis("off")
+    left.set_title(title or "the model, with the shape after each stage")
+    if layer == "classical":
+        steps = [
+            "x",
+            "LayerNorm",
+            "multi-head attention",
+            "⊕ residual: x + …",
+            "LayerNorm",
+            "MLP: 16 → 16 → 16, GELU",
+            "⊕ residual",
+        ]
+    else:
+        steps = ["x", "LayerNorm", "hybrid attention (circuits)", "MLP: 16 → 16 → 16, GELU", "⊕ residual: x + …"]
+    m = len(steps)
+    for i, step in enumerate(steps):
+        y = (m - 1 - i) * (n - 1) / max(m - 1, 1)
+        colour = "#fde4c8" if "attention" in step else ("#eeeeee" if step.startswith(("⊕", "x")) else "#e8eef7")
+        _box(right, 0.5, y, 0.92, 0.62, step, colour)
+        if i:
+            _arrow(right, (0.5, y + (n - 1) / max(m - 1, 1) - 0.31), (0.5, y + 0.31))
+    right.set_xlim(0, 1)
+    right.set_ylim(-0.5, n - 0.5)
+    right.axis("off")
+    right.set_title(f"one {layer} encoder layer (× n_l = 5)")
     return fig
 
 
 def training_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.Figure:
     """Loss and accuracy per epoch, training (dashed) and validation (solid), per run."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    fig, (loss_ax, acc_ax) = column_figure(1, 2, height=2.9)
     for (name, history), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         epochs = [r["epoch"] for r in history]
-        loss_ax.plot(epochs, [r["train_loss"] for r in history], "--", color=colour, label=f"{name} train")
-        loss_ax.plot(epochs, [r["val_loss"] for r in history], "-o", color=colour, ms=3, label=f"{name} validation")
-        acc_ax.plot(epochs, [r["train_accuracy"] for r in history], "--", color=colour, label=f"{name} train")
-        acc_ax.plot(epochs, [r["val_accuracy"] for r in history], "-o", color=colour, ms=3, label=f"{name} validation")
-    loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("BCE loss")
-    acc_ax.set_xlabel("epoch")
-    acc_ax.set_ylabel("accuracy")
-    loss_ax.legend(fontsize=8)
+        loss_ax.plot(epochs, [r["train_loss"] for r in history], "--", color=colour, label=f"{name}, training")
+        loss_ax.plot(epochs, [r["val_loss"] for r in history], "-o", color=colour, ms=3, label=f"{name}, validation")
+        acc_ax.plot(epochs, [r["train_accuracy"] for r in history], "--", color=colour)
+        acc_ax.plot(epochs, [r["val_accuracy"] for r in history], "-o", color=colour, ms=3)
+    for ax, label in ((loss_ax, "BCE loss"), (acc_ax, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.legend(*loss_ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
     return fig
 
 
 def positional_encodings(encodings: Mapping[str, np.ndarray]) -> plt.Figure:
     """Positional-encoding matrices side by side: position along x, vector component along y."""
-    fig, axes = plt.subplots(
-        1, len(encodings), figsize=(5.5 * len(encodings), 3.6), constrained_layout=True, squeeze=False
-    )
+    fig, axes = column_figure(1, len(encodings), height=2.7, squeeze=False, sharey=True)
     for ax, (name, encoding) in zip(axes[0], encodings.items()):
         mesh = ax.imshow(np.asarray(encoding).T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xlabel("position p (0 = class token)")
-        ax.set_ylabel("component of the vector")
         ax.set_title(name)
+    axes[0, 0].set_ylabel("component of the vector")
     fig.colorbar(mesh, ax=axes[0].tolist(), label="value")
     return fig
 
 
-def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4):
-    """The query/key or value circuit drawn by PennyLane (gate names, no angles)."""
-    import pennylane as qml
-    import torch
+_GATE_WIDTH, _CNOT_WIDTH, _INCHES_PER_UNIT = 1.0, 0.45, 0.5  # one scale for every circuit drawn
 
-    from .ansatz import query_key_parameter_count, value_parameter_count
-    from .circuits import make_qnode
 
-    qnode = make_qnode(kind, n_qubits, "default.qubit", loader)
-    n_angles = query_key_parameter_count(n_qubits) if kind == "query_key" else value_parameter_count(n_qubits)
-    fig, ax = qml.draw_mpl(qnode, decimals=None, style="pennylane")(torch.zeros(n_qubits), torch.zeros(n_angles))
+def _circuit_columns(kind: str, loader: str, d: int) -> list:
+    """Drawing columns: a list of (qubit, label, role) gates, or a (control, target) CNOT."""
+    sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+    layer = lambda label, role: [(q, label(q).translate(sub), role) for q in range(d)]  # noqa: E731
+    columns = [layer(lambda q: "H", "loader")] if loader == "hadamard" else []
+    columns += [
+        layer(lambda q: f"RX(x{q})", "loader"),
+        layer(lambda q: f"RX(θ{q})", "ansatz"),
+        layer(lambda q: f"RY(θ{d + q})", "ansatz"),
+    ]
+    ring = [(q, (q + 1) % d) for q in range(d)]
+    columns += ring + [layer(lambda q: f"RY(θ{2 * d + q})", "ansatz")]
+    if kind == "query_key":
+        columns += ring + [[(0, f"RY(θ{3 * d})".translate(sub), "ansatz")]]
+    return columns
+
+
+def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4) -> plt.Figure:
+    """The query/key or value circuit, the data loader (inputs x) and the ansatz (angles θ) in
+    two colours. Every circuit is drawn at the same scale, so two figures compare directly."""
+    columns = _circuit_columns(kind, loader, n_qubits)
+    widths = [_CNOT_WIDTH if isinstance(c, tuple) else _GATE_WIDTH for c in columns]
+    total = 0.8 + sum(widths) + 1.0
+    fig, ax = plt.subplots(figsize=(total * _INCHES_PER_UNIT, 0.5 * n_qubits + 0.55), constrained_layout=True)
+    colours = {"loader": "#fde4c8", "ansatz": "#d6e4f5"}
+    x = 0.8
+    for q in range(n_qubits):
+        ax.plot([0.55, total - 0.35], [-q, -q], color="#333", lw=1, zorder=0)
+        ax.text(0.3, -q, f"q{q}".translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")), ha="center", va="center")
+    for column, width in zip(columns, widths):
+        centre = x + width / 2
+        if isinstance(column, tuple):
+            control, target = column
+            ax.plot([centre, centre], [-control, -target], color="#333", lw=1)
+            ax.plot(centre, -control, "o", color="#333", ms=4)
+            ax.plot(centre, -target, "o", mfc="white", mec="#333", ms=11)
+            ax.plot([centre - 0.13, centre + 0.13], [-target, -target], color="#333", lw=1)
+            ax.plot([centre, centre], [-target - 0.2, -target + 0.2], color="#333", lw=1)
+        else:
+            for q, label, role in column:
+                ax.add_patch(
+                    plt.Rectangle(
+                        (centre - 0.46, -q - 0.3), 0.92, 0.6, facecolor=colours[role], edgecolor="#333", lw=0.8
+                    )
+                )
+                ax.text(centre, -q, label, ha="center", va="center", fontsize=9)
+        x += width
+    measured = [0] if kind == "query_key" else list(range(n_qubits))
+    for q in measured:
+        ax.add_patch(plt.Rectangle((x + 0.1, -q - 0.3), 0.7, 0.6, facecolor="#eee", edgecolor="#333", lw=0.8))
+        ax.text(x + 0.45, -q, "⟨Z⟩", ha="center", va="center", fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colours[r], edgecolor="#333") for r in ("loader", "ansatz")]
+    ax.legend(
+        handles,
+        ["data loader: inputs x", "ansatz: trained angles θ"],
+        loc="lower left",
+        ncol=2,
+        bbox_to_anchor=(0, 1.0),
+        frameon=False,
+    )
+    ax.set_xlim(0, total)
+    ax.set_ylim(-n_qubits + 0.5, 0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
     return fig
 
 
@@ -309,10 +440,10 @@ def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequen
     """Validation loss and accuracy per epoch for every seed-0 run, one row per attention type.
 
     Laid out like the paper's Figs. 7–8: colour = pooling, solid = positional encoding,
-    dotted = none.
+    dotted = none; rows share their y ranges, so rows compare directly.
     """
-    fig, axes = plt.subplots(
-        len(attentions), 2, figsize=(11, 2.6 * len(attentions)), sharex=True, squeeze=False, constrained_layout=True
+    fig, axes = column_figure(
+        len(attentions), 2, height=1.9 * len(attentions) + 0.5, sharex=True, sharey="col", squeeze=False
     )
     for row, attention in zip(axes, attentions):
         for record in results.values():
@@ -322,48 +453,46 @@ def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequen
             _, pooling, encoding = variant.rsplit("-", 2)
             colour, line = _VARIANT_STYLE[(pooling, encoding == "pe")]
             epochs = [r["epoch"] for r in record["history"]]
-            row[0].plot(
-                epochs,
-                [r["val_loss"] for r in record["history"]],
-                line,
-                color=colour,
-                marker="o",
-                ms=3,
-                label=f"{pooling}-{encoding}",
-            )
-            row[1].plot(
-                epochs,
-                [r["val_accuracy"] for r in record["history"]],
-                line,
-                color=colour,
-                marker="o",
-                ms=3,
-                label=f"{pooling}-{encoding}",
-            )
+            for ax, key in zip(row, ("val_loss", "val_accuracy")):
+                ax.plot(
+                    epochs,
+                    [r[key] for r in record["history"]],
+                    line,
+                    color=colour,
+                    marker="o",
+                    ms=3,
+                    label=f"{pooling}-{encoding}",
+                )
         row[0].set_ylabel(f"{attention}\nvalidation BCE")
         row[1].set_ylabel("validation accuracy")
-        row[1].legend(fontsize=7, ncol=2, loc="lower right")
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i])
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside upper center", ncol=6)
     return fig
 
 
 def roc_curves(
     results: Mapping[str, Mapping[str, object]], names: Sequence[str], ax: plt.Axes | None = None
 ) -> plt.Axes:
-    """ROC curves from committed results: electron efficiency against photon mis-identification."""
+    """ROC curves from committed results, the HEP way: photon rejection 1/ε_γ (log) against electron efficiency ε_e."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.2, 4.6), constrained_layout=True)
+        _, ax = column_figure(1, 1, height=3.6, width=5.2)
     for name in names:
         record = results[name]
-        roc = record["roc"]
-        ax.plot(
-            roc["false_positive_rate"], roc["true_positive_rate"], label=f"{name} (AUC {record['test']['auc']:.3f})"
-        )
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="chance")
-    ax.set_xlabel("photons accepted as electrons (false-positive rate)")
-    ax.set_ylabel("electrons accepted (true-positive rate)")
-    ax.legend(fontsize=8, loc="lower right")
+        fpr = np.asarray(record["roc"]["false_positive_rate"])
+        tpr = np.asarray(record["roc"]["true_positive_rate"])
+        keep = fpr > 0
+        ax.plot(tpr[keep], 1 / fpr[keep], label=f"{name} (AUC {record['test']['auc']:.3f})")
+    efficiency = np.linspace(0.01, 1, 100)
+    ax.plot(efficiency, 1 / efficiency, color="grey", lw=0.8, ls="--", label="chance")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("electron efficiency ε_e (true-positive rate)")
+    ax.set_ylabel("photon rejection 1/ε_γ")
+    ax.legend(loc="upper right")
     return ax
 
 
@@ -375,38 +504,34 @@ _BENCH_SERIES = {  # label: (backend, variant, colour)
 
 
 def bench_backends(records: Sequence[Mapping[str, object]], ax: plt.Axes | None = None) -> plt.Axes:
-    """Training-step time per backend at batch 512 and d_h = 4, log scale; extrapolated bars hatched."""
+    """Training-step time per backend at batch 512 and d_h = 4, on a log axis (points, not bars);
+    hollow points are extrapolated."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 3.6), constrained_layout=True)
+        _, ax = column_figure(1, 1, height=3.0)
     chosen = [r for r in records if r["batch_size"] == 512 and r["d_h"] == 4]
-    labels = [f"{r['backend']}\n{r['variant'].replace('-cmx-pe', '')}" for r in chosen]
-    bars = ax.bar(
-        range(len(chosen)),
-        [r["step_seconds"] for r in chosen],
-        color=["tab:grey" if r["backend"] == "classical" else "tab:purple" for r in chosen],
-    )
-    for bar, r in zip(bars, chosen):
-        if r["extrapolated"]:
-            bar.set_hatch("//")
-            bar.set_facecolor("white")
-            bar.set_edgecolor("tab:purple")
+    for i, r in enumerate(chosen):
+        colour = {"classical": "tab:grey", "baseline": "tab:brown"}.get(r["backend"], "tab:purple")
+        ax.plot(i, r["step_seconds"], "o", ms=8, color=colour, mfc="white" if r["extrapolated"] else colour)
         ax.annotate(
-            f"{r['ratio_to_classical']:.3g}×",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            f"{r['ratio_to_classical']:.2g}×",
+            (i, r["step_seconds"]),
+            textcoords="offset points",
+            xytext=(0, 8),
             ha="center",
-            va="bottom",
-            fontsize=8,
+            fontsize=9,
         )
-    ax.set_xticks(range(len(chosen)), labels, fontsize=8)
+    labels = [f"{r['backend']}\n{r['variant'].replace('-cmx-pe', '')}" for r in chosen]
+    ax.set_xticks(range(len(chosen)), labels, fontsize=9, rotation=0)
+    ax.set_xlim(-0.6, len(chosen) - 0.4)
     ax.set_yscale("log")
-    ax.set_ylabel("time per training step [s]\n(batch 512, log scale)")
+    ax.set_ylabel("seconds per step (batch 512)")
     return ax
 
 
 def bench_batch_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | None = None) -> plt.Axes:
     """Events per second against batch size for the classical model and the fused hybrids (log–log)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+        _, ax = column_figure(1, 1, height=3.0, width=3.4)
     for label, (backend, variant, colour) in _BENCH_SERIES.items():
         rows = sorted(
             (r for r in records if r["d_h"] == 4 and r["backend"] == backend and r["variant"] == variant),
@@ -416,15 +541,15 @@ def bench_batch_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | 
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("batch size [events]")
-    ax.set_ylabel("training throughput [events/s]")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("events per second")
+    ax.legend()
     return ax
 
 
 def bench_head_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | None = None) -> plt.Axes:
     """Fused hybrid-angle step time relative to classical against qubits per head d_h (batch 512)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+        _, ax = column_figure(1, 1, height=3.0, width=3.4)
     rows = sorted(
         (
             r
@@ -438,12 +563,42 @@ def bench_head_scaling(records: Sequence[Mapping[str, object]], ax: plt.Axes | N
         [r["ratio_to_classical"] for r in rows],
         "-o",
         color="tab:purple",
-        label="fused hybrid-angle-cmx-pe",
+        label="fused hybrid-angle",
     )
     ax.axhline(1.0, color="tab:grey", lw=0.8, ls="--", label="classical")
     ax.set_yscale("log")
-    ax.set_xticks([r["d_h"] for r in rows], [f"{r['d_h']}\n(n_h = {r['n_h']})" for r in rows])
-    ax.set_xlabel("qubits per head d_h (d_t = n_h · d_h = 16)")
-    ax.set_ylabel("step time ÷ classical step time")
-    ax.legend(fontsize=8)
+    ax.set_xticks([r["d_h"] for r in rows], [f"{r['d_h']} ({r['n_h']} heads)" for r in rows])
+    ax.set_xlabel("qubits per head d_h")
+    ax.set_ylabel("step time ÷ classical")
+    ax.legend()
     return ax
+
+
+def _mode_label(n: Sequence[int]) -> str:
+    return "".join({-1: "−", 0: "0", 1: "+"}[int(v)] for v in n)
+
+
+def circuit_spectrum(theta_q, theta_k, theta_v, n_qubits: int = 4) -> plt.Figure:
+    """|Fourier coefficient| of the query circuit's ⟨Z₀⟩ for each frequency vector n, both loaders.
+
+    One row per loader, the same modes on both x axes: the constant, then each n ∈ {−1,0,1}^d
+    (one of each ±n pair) written as its signs, qubit 0 first ("+0−0" is n = (1, 0, −1, 0)).
+    """
+    from . import fused
+
+    modes = ["const"] + [_mode_label(n) for n in fused.loader_frequencies(n_qubits, "angle").tolist()]
+    fig, axes = column_figure(2, 1, height=4.2, sharex=True, sharey=True)
+    for ax, loader, colour in zip(axes, ("angle", "hadamard"), ("tab:purple", "tab:orange")):
+        constant, cos, sin = fused.circuit_fourier_coefficients(theta_q, theta_k, theta_v, n_qubits, loader)
+        amplitude = np.zeros(len(modes))
+        amplitude[0] = float(constant[0, 0].abs())
+        if loader == "angle":
+            amplitude[1:] = np.hypot(cos[0, 0].numpy(), sin[0, 0].numpy())
+        ax.vlines(range(len(modes)), 0, amplitude, color=colour)
+        ax.plot(range(len(modes)), amplitude, "o", ms=3, color=colour)
+        used = int((amplitude[1:] > 1e-12).sum())
+        ax.set_title(f"query circuit, {loader} loader: {used} non-zero frequencies of {len(modes) - 1}")
+        ax.set_ylabel("|coefficient|")
+    axes[-1].set_xticks(range(len(modes)), modes, rotation=90, fontsize=9, family="monospace")
+    axes[-1].set_xlabel("Fourier mode: the constant, then the frequency vector n")
+    return fig

@@ -1,141 +1,119 @@
-"""Interactive explorers for the book (ipywidgets).
+"""Interactive explorers for the book, as widgets that compute in the page (anywidget).
 
-:class:`CircuitExplorer` puts one attention circuit under the reader's fingers: sliders for
-the d_h input values and every ansatz angle; live ⟨Z⟩ values, the probabilities of the
-2^d_h basis states and the circuit itself. With the paper's ``hadamard`` data loader the
-input sliders change nothing; with ``angle`` they do.
+:class:`CircuitExplorer` puts one attention circuit under the reader's fingers: sliders
+for the d_h input values and every ansatz angle; live ⟨Z⟩ values, the probabilities of the
+2^d_h basis states, and the circuit drawn with its data loader and ansatz marked. The
+front end (``circuit_explorer.js``) simulates the circuit itself — 16 amplitudes for four
+qubits — so the sliders work in JupyterLab and in the static book, kernel or not. The
+Python side computes the same numbers with :mod:`qvit_lib.fused` (the tests check both
+against PennyLane). With the paper's ``hadamard`` loader the input sliders change nothing.
 """
 
 from __future__ import annotations
 
-import html
 import math
+from pathlib import Path
 
+import anywidget
 import numpy as np
+import traitlets
 
-from . import circuits
-from .ansatz import check_loader
+from .ansatz import check_loader, check_qubits, query_key_parameter_count, value_parameter_count
 from .errors import ConfigError
 
+_CSS = """
+.qvit-explorer { font: 13px/1.35 var(--pst-font-family-base, sans-serif); max-width: 680px; }
+.qvit-explorer .qx-title { font-weight: 600; margin-bottom: 4px; }
+.qvit-explorer .qx-head { font-style: italic; margin: 2px 0; }
+.qvit-explorer .qx-controls { display: flex; flex-wrap: wrap; gap: 4px 24px; }
+.qvit-explorer .qx-slider { display: flex; align-items: center; gap: 6px; margin: 0; font-size: 13px; }
+.qvit-explorer .qx-slider > span:first-child { width: 2.2em; }
+.qvit-explorer .qx-slider input { width: 150px; }
+.qvit-explorer .qx-readout { width: 3.2em; text-align: right; font-variant-numeric: tabular-nums; }
+.qvit-explorer .qx-results { display: flex; flex-wrap: wrap; gap: 8px 32px; margin: 8px 0; }
+.qvit-explorer table.qvit-expvals { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+.qvit-explorer table.qvit-expvals caption { caption-side: top; font-style: italic; text-align: left; }
+.qvit-explorer table.qvit-expvals td { padding: 1px 8px 1px 0; }
+.qvit-explorer .qx-bars { min-width: 260px; }
+.qvit-explorer .qx-bar { display: flex; align-items: center; gap: 6px; height: 15px; font: 12px monospace; }
+.qvit-explorer .qx-bar > span:first-child { width: 4.5em; }
+.qvit-explorer .qx-fill { display: inline-block; height: 10px; background: #4a6fa5; max-width: 160px; }
+.qvit-explorer .qx-circuit { overflow-x: auto; }
+.qvit-explorer .qx-legend { font-size: 12px; margin: 6px 0 2px; }
+.qvit-explorer .qx-swatch { display: inline-block; width: 14px; height: 10px; border: 1px solid #333; }
+.qvit-explorer .qx-swatch { margin: 0 4px 0 12px; }
+.qvit-explorer .qx-swatch:first-child { margin-left: 0; }
+.qvit-explorer .qx-wire { stroke: #333; stroke-width: 1.2; fill: none; }
+.qvit-explorer .qx-dot { fill: #333; }
+.qvit-explorer .qx-target { fill: white; stroke: #333; stroke-width: 1.2; }
+.qvit-explorer .qx-gate { stroke: #333; stroke-width: 1; }
+.qvit-explorer .qx-loader { fill: #fde4c8; background: #fde4c8; }
+.qvit-explorer .qx-ansatz { fill: #d6e4f5; background: #d6e4f5; }
+.qvit-explorer .qx-measure { fill: #eee; }
+.qvit-explorer .qx-label, .qvit-explorer .qx-gate-label { font-size: 11px; fill: #111; }
+.qvit-explorer .qx-gate-label { text-anchor: middle; }
+"""
 
-def _bar_chart(probabilities: np.ndarray, n_qubits: int) -> str:
-    rows = []
-    for index, p in enumerate(probabilities):
-        label = format(index, f"0{n_qubits}b")
-        rows.append(
-            f'<div style="display:flex;align-items:center;height:14px;font:11px monospace">'
-            f'<span style="width:52px">|{label}⟩</span>'
-            f'<span style="display:inline-block;height:10px;width:{200 * p:.1f}px;background:#4a6fa5"></span>'
-            f'<span style="margin-left:6px">{p:.3f}</span></div>'
-        )
-    return "<b>P(basis state)</b>" + "".join(rows)
+
+def _on_grid(value: float) -> float:
+    """A slider's starting value on its 0.01 grid."""
+    return round(round(value / 0.01) * 0.01, 2)
 
 
-class CircuitExplorer:
-    """Sliders → one circuit (query/key or value) on default.qubit → ⟨Z⟩, probabilities, drawing.
+class CircuitExplorer(anywidget.AnyWidget):
+    """Sliders → one attention circuit (query/key or value) → ⟨Z⟩, probabilities, drawing.
 
-    ``readout`` is an HTML widget whose text lists the ⟨Z⟩ values (class ``qvit-expvals``),
-    so that tests and readers can check what changes.
+    ``x`` and ``theta`` hold the slider values (synchronised with the page); the properties
+    :attr:`expectations` and :attr:`probabilities` give what the page shows, computed in
+    Python by the textbook simulator of :mod:`qvit_lib.fused`.
     """
 
-    def __init__(self, loader: str = "angle", kind: str = "query_key", n_qubits: int = 4, seed: int = 0) -> None:
-        import ipywidgets as w
-        import pennylane as qml
+    _esm = (Path(__file__).with_name("circuit_explorer.js")).read_text()
+    _css = _CSS
+    loader = traitlets.Unicode("angle").tag(sync=True)
+    kind = traitlets.Unicode("query_key").tag(sync=True)
+    n_qubits = traitlets.Int(4).tag(sync=True)
+    x = traitlets.List(traitlets.Float()).tag(sync=True)
+    theta = traitlets.List(traitlets.Float()).tag(sync=True)
 
+    def __init__(self, loader: str = "angle", kind: str = "query_key", n_qubits: int = 4, seed: int = 0) -> None:
         if kind not in ("query_key", "value"):
             raise ConfigError(f"unknown circuit {kind!r}; valid: query_key, value")
         check_loader(loader)
-        self.loader, self.kind, self.n_qubits = loader, kind, n_qubits
-        n_angles = (
-            circuits.query_key_parameter_count(n_qubits)
-            if kind == "query_key"
-            else circuits.value_parameter_count(n_qubits)
-        )
+        check_qubits(n_qubits)
+        n_angles = query_key_parameter_count(n_qubits) if kind == "query_key" else value_parameter_count(n_qubits)
         rng = np.random.default_rng(seed)
-        self.inputs = [
-            w.FloatSlider(
-                value=round(round(float(v) / 0.05) * 0.05, 2),
-                min=-math.pi,
-                max=math.pi,
-                step=0.05,
-                description=f"x{j}",
-                continuous_update=True,
-            )
-            for j, v in enumerate(rng.uniform(-1, 1, n_qubits))
-        ]
-        self.angles = [
-            w.FloatSlider(
-                value=round(round(float(v) / 0.05) * 0.05, 2),
-                min=0.0,
-                max=2 * math.pi,
-                step=0.05,
-                description=f"θ{j}",
-                continuous_update=True,
-            )
-            for j, v in enumerate(rng.uniform(0, 2 * math.pi, n_angles))
-        ]
-        self.readout = w.HTML()
-        self.probabilities = w.HTML()
-        self.drawing = w.HTML()
-
-        device = qml.device("default.qubit", wires=n_qubits)
-        ansatz = circuits.query_key_ansatz if kind == "query_key" else circuits.value_ansatz
-        measured = [0] if kind == "query_key" else list(range(n_qubits))
-
-        def prepare(x, theta):
-            circuits.data_loader(x, loader)
-            ansatz(theta, n_qubits)
-
-        @qml.qnode(device)
-        def run(x, theta):
-            prepare(x, theta)
-            return [qml.expval(qml.PauliZ(q)) for q in measured] + [qml.probs(wires=range(n_qubits))]
-
-        self._run = run
-        self._measured = measured
-        for slider in self.inputs + self.angles:
-            slider.observe(self.update, names="value")
-        title = f"{'query/key' if kind == 'query_key' else 'value'} circuit, {loader} data loader"
-        self.ui = w.VBox(
-            [
-                w.HTML(f"<b>{html.escape(title)}</b>"),
-                w.HBox(
-                    [
-                        w.VBox([w.HTML("<i>inputs x (one per qubit)</i>"), *self.inputs]),
-                        w.VBox([w.HTML("<i>ansatz angles θ</i>"), *self.angles]),
-                    ]
-                ),
-                w.HBox([self.readout, self.probabilities], layout=w.Layout(grid_gap="40px")),
-                self.drawing,
-            ]
+        super().__init__(
+            loader=loader,
+            kind=kind,
+            n_qubits=n_qubits,
+            x=[_on_grid(float(v)) for v in rng.uniform(-1, 1, n_qubits)],
+            theta=[_on_grid(float(v)) for v in rng.uniform(0, 2 * math.pi, n_angles)],
         )
-        self.update()
 
     @property
-    def x(self) -> list[float]:
-        return [s.value for s in self.inputs]
+    def measured(self) -> list[int]:
+        return [0] if self.kind == "query_key" else list(range(self.n_qubits))
+
+    def _state(self):
+        import torch
+
+        from . import fused
+
+        x = torch.tensor(self.x, dtype=torch.float64)
+        theta = torch.tensor(self.theta, dtype=torch.float64)
+        unitary = (fused.query_key_unitary if self.kind == "query_key" else fused.value_unitary)(theta, self.n_qubits)
+        return unitary @ fused.product_state(x, self.loader)
 
     @property
-    def theta(self) -> list[float]:
-        return [s.value for s in self.angles]
+    def expectations(self) -> list[float]:
+        """⟨Z_j⟩ of the measured qubits at the current slider values."""
+        probabilities = self.probabilities
+        index = np.arange(2**self.n_qubits)
+        signs = {q: 1 - 2 * ((index >> (self.n_qubits - 1 - q)) & 1) for q in self.measured}
+        return [float(signs[q] @ probabilities) for q in self.measured]
 
-    def evaluate(self) -> tuple[list[float], np.ndarray]:
-        """⟨Z⟩ of the measured qubits and the basis-state probabilities, now."""
-        *expvals, probs = self._run(self.x, self.theta)
-        return [float(e) for e in expvals], np.asarray(probs, dtype=float)
-
-    def update(self, *_: object) -> None:
-        import pennylane as qml
-
-        self.expectations, probs = self.evaluate()
-        cells = "".join(
-            f"<tr><td>⟨Z<sub>{q}</sub>⟩</td><td style='text-align:right'>{e:+.4f}</td></tr>"
-            for q, e in zip(self._measured, self.expectations)
-        )
-        self.readout.value = f"<b>expectation values</b><table class='qvit-expvals'>{cells}</table>"
-        self.probabilities.value = _bar_chart(probs, self.n_qubits)
-        drawing = qml.draw(self._run, decimals=2, max_length=200)(self.x, self.theta)
-        self.drawing.value = f"<pre style='font-size:11px;line-height:1.25'>{html.escape(drawing)}</pre>"
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Probabilities of the 2^d basis states (qubit 0 the leading bit)."""
+        return (self._state().abs() ** 2).numpy()

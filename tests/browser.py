@@ -11,6 +11,7 @@ import contextlib
 import functools
 import http.server
 import os
+import re
 import shutil
 import socket
 import threading
@@ -20,6 +21,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+MIN_FONT_POINTS = 9.0  # qvit_lib.plots.MIN_FONT_POINTS: the smallest text a book figure is drawn with
+MIN_TEXT_PIXELS = 9.0  # ... and the smallest it may be shown at
+FORBIDDEN_TEXT = ("REFERENCE", r"/tmp/", r"quick mode: (True|False)")  # notes and paths that are not for readers
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root in a container
     "--disable-gpu",
@@ -83,6 +87,9 @@ class PageReport:
     sliders: int = 0
     widget_errors: int = 0
     raw_tables: int = 0
+    overflowing: list[str] = field(default_factory=list)
+    shrunk_figures: list[str] = field(default_factory=list)
+    forbidden_text: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -96,6 +103,9 @@ class PageReport:
             out.append(f"{self.raw_tables} Markdown table(s) shown as plain text")
         if self.widget_errors:
             out.append(f"{self.widget_errors} widget(s) failed to render")
+        out += [f"wider than the column (cut off or scrolling): {o}" for o in self.overflowing]
+        out += [f"figure text rendered below {MIN_TEXT_PIXELS} px: {f}" for f in self.shrunk_figures]
+        out += [f"page shows {t!r}" for t in self.forbidden_text]
         return out
 
 
@@ -107,13 +117,26 @@ _INSPECT = """() => {
     broken: images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src')),
     math: math.length,
     rendered: [...math].filter(m => m.querySelector('mjx-container')).length,
-    sliders: document.querySelectorAll('.widget-slider').length,
+    sliders: document.querySelectorAll('.widget-slider, .qvit-explorer input[type=range]').length,
     widgetErrors: document.querySelectorAll('.jupyter-widgets-error-widget, .widget-error').length,
     rawTables: [...document.querySelectorAll('p')]
       .filter(p => p.innerText.trim().startsWith('|') && (p.innerText.includes('|---') || p.innerText.includes('|—')))
       .length,
     views: document.querySelectorAll("script[type='application/vnd.jupyter.widget-view+json']").length,
     rendered_views: document.querySelectorAll('.widget-subarea').length,
+    // Content wider than its box: a code line or output cut off (or scrolling), a formula or a
+    // table sticking out of the column.
+    overflowing: [...document.querySelectorAll(
+        'article.bd-article pre, article.bd-article .math, article.bd-article table, article.bd-article .cell_output')]
+      .filter(e => e.scrollWidth > e.clientWidth + 2 || e.getBoundingClientRect().right >
+                   document.querySelector('article.bd-article').getBoundingClientRect().right + 2)
+      .map(e => e.tagName.toLowerCase() + ': ' + e.innerText.trim().split('\\n')[0].slice(0, 80)),
+    // A figure shown smaller than it was drawn shrinks its text: the book's figures are drawn
+    // with text of at least MIN_FONT_POINTS at 100 dpi.
+    figures: [...document.querySelectorAll('article.bd-article .cell_output img, article.bd-article figure img')]
+      .filter(i => i.naturalWidth > 0)
+      .map(i => [i.getAttribute('src'), i.clientWidth / i.naturalWidth]),
+    text: document.body.innerText,
   };
 }"""
 
@@ -172,6 +195,14 @@ def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
         report.sliders = found["sliders"]
         report.raw_tables = found["rawTables"]
         report.widget_errors += found["widgetErrors"]
+        report.overflowing = found["overflowing"]
+        smallest = MIN_FONT_POINTS * 100 / 72  # pixels, at the scale the figure was drawn
+        report.shrunk_figures = [
+            f"{src} (shown at {scale:.0%}, text {smallest * scale:.1f} px)"
+            for src, scale in found["figures"]
+            if smallest * scale < MIN_TEXT_PIXELS
+        ]
+        report.forbidden_text = [t for t in FORBIDDEN_TEXT if re.search(t, found["text"])]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)

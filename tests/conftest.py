@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from qvit_lib.simulation import write_dataset
+
+from .browser import CHROMIUM_ARGS, find_chromium
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +49,28 @@ def valid_arrays(n: int = 20, label: float | None = None, seed: int = 0) -> tupl
     else:
         y = np.full(n, label, np.float32)
     return X, y
+
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def unavailable(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{what} (CI must have it: .ci/run installs chromium and builds the book first)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium, driven by Playwright (never a downloaded browser)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed")
+    chromium = find_chromium()
+    if chromium is None:
+        unavailable("no chromium on PATH (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

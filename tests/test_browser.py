@@ -4,20 +4,18 @@ failed requests or broken images; math and widgets render. Screenshots go to
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import yaml
 
 from qvit_lib.config import REPO_ROOT
 
-from .browser import CHROMIUM_ARGS, check_page, find_chromium, serve
+from .browser import check_page, serve
+from .conftest import unavailable
 
 pytestmark = pytest.mark.browser
 
 HTML = REPO_ROOT / "_build" / "html"
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
-IN_CI = bool(os.environ.get("CI"))
 
 
 def _toc_pages() -> list[str]:
@@ -30,31 +28,10 @@ PAGES = _toc_pages()
 MATH_PAGES = {"book/02_self_attention.html", "book/04_quantum_circuits.html", "book/06_training.html"}
 
 
-def _unavailable(what: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{what} (CI must have it: .ci/run installs chromium and builds the book first)")
-    pytest.skip(what)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    chromium = find_chromium()
-    if chromium is None:
-        _unavailable("no chromium on PATH (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture(scope="module")
 def site():
     if not (HTML / "book" / "intro.html").exists():
-        _unavailable(f"the book is not built ({HTML}); run `make book` first")
+        unavailable(f"the book is not built ({HTML}); run `make book` first")
     with serve(HTML) as url:
         yield url
 
@@ -82,16 +59,49 @@ def test_page_renders_offline_without_errors(page, site, path):
         assert launch.count() >= 1, f"{path}: no button that opens the chapter in JupyterLab"
 
 
-def test_circuit_explorer_widgets_render_with_sliders(page, site):
+def _drag_first_input(page, explorer) -> None:
+    """Drag slider x0 by its thumb with the mouse, as a reader would."""
+    slider = explorer.locator("input[type=range]").first
+    box = slider.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def test_circuit_explorers_compute_in_the_built_page(page, site):
+    """No kernel here: dragging x0 must change ⟨Z⟩ for angle encoding, and not for the paper's loader."""
     report = check_page(page, f"{site}/book/04_quantum_circuits.html")
-    # two explorers, each with 4 input sliders and 13 angle sliders
-    assert report.sliders == 2 * (4 + 13), report
+    assert report.sliders == 2 * (4 + 13), report  # two explorers: 4 inputs and 13 angles each
     readouts = page.locator("table.qvit-expvals")
     assert readouts.count() == 2 and "⟨Z" in readouts.first.inner_text()
-    explorer = page.locator(".widget-vbox", has_text="angle data loader").first
-    explorer.scroll_into_view_if_needed()
+    for loader, responds in (("angle", True), ("hadamard", False)):
+        explorer = page.locator(f".qvit-explorer[data-loader='{loader}']").first
+        explorer.scroll_into_view_if_needed()
+        value = explorer.locator(".qx-value").first
+        slider_before = explorer.locator(".qx-readout").first.inner_text()
+        before = value.get_attribute("data-value")
+        _drag_first_input(page, explorer)
+        assert explorer.locator(".qx-readout").first.inner_text() != slider_before, "the slider did not move"
+        after = value.get_attribute("data-value")
+        assert (after != before) is responds, (loader, before, after)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    explorer.screenshot(path=str(SCREENSHOTS / "circuit_explorer_widget.png"))
+    page.locator(".qvit-explorer[data-loader='angle']").first.screenshot(
+        path=str(SCREENSHOTS / "circuit_explorer_widget.png")
+    )
+
+
+def test_a_dead_widget_would_be_caught(page, tmp_path):
+    """Planted failure: an explorer whose page has no front end shows nothing to drag."""
+    from qvit_lib.widgets import CircuitExplorer
+
+    from .widget_page import write_widget_page
+
+    write_widget_page([CircuitExplorer("angle", seed=1)], tmp_path)
+    (tmp_path / "_static" / "vendor" / "anywidget-0.11.0" / "index.js").write_text("throw new Error('no front end')")
+    with serve(tmp_path) as url:
+        report = check_page(page, f"{url}/index.html")
+    assert report.sliders == 0 and report.problems
 
 
 def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(page, tmp_path):
@@ -109,6 +119,29 @@ def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(pag
     assert "404" in problems and "missing.png" in problems
     assert "request leaves the machine: https://cdn.example.org/library.js" in problems
     assert "1 Markdown table(s) shown as plain text" in problems
+
+
+def test_the_checker_catches_overflow_shrunk_figures_and_notes(page, tmp_path):
+    """Planted failures: a code line wider than the column, a figure drawn too wide, a note and a temp path."""
+    from PIL import Image
+
+    Image.new("RGB", (2000, 300), "white").save(tmp_path / "wide.png")
+    Image.new("RGB", (600, 300), "white").save(tmp_path / "fits.png")
+    long_line = "x = " + " + ".join(["value"] * 40)
+    (tmp_path / "layout.html").write_text(
+        "<!doctype html><html><head><link rel='icon' href='data:,'></head><body>"
+        "<article class='bd-article' style='width: 690px'>"
+        f"<pre style='overflow-x: auto'>{long_line}</pre>"
+        "<div class='cell_output'><img src='wide.png' style='max-width: 100%'></div>"
+        "<div class='cell_output'><img src='fits.png' style='max-width: 100%'></div>"
+        "<p>see REFERENCE §3; written to /tmp/x</p></article></body></html>"
+    )
+    with serve(tmp_path) as url:
+        report = check_page(page, f"{url}/layout.html")
+    problems = "\n".join(report.problems)
+    assert "wider than the column (cut off or scrolling): pre: x = value" in problems
+    assert "wide.png (shown at 34%" in problems and "fits.png" not in problems
+    assert "page shows 'REFERENCE'" in problems and "page shows '/tmp/'" in problems
 
 
 def test_a_clean_page_passes_the_checker(page, tmp_path):

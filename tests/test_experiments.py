@@ -94,3 +94,46 @@ def test_sweep_workers_share_the_plan_and_train_single_threaded(tmp_path):
     assert sorted(records) == sorted(v for v, _ in plan)
     assert all(r["machine"]["torch_threads"] == 1 for r in records.values())
     assert not list((tmp_path / "quick").glob("*.lock"))
+
+
+COMMITTED = sorted(experiments.load_results("cpu"))
+
+
+@pytest.fixture(scope="module")
+def cpu_test_slice():
+    sets, _ = experiments.load_protocol_data(experiments.get_protocol("cpu"))
+    tokens, labels = sets["test"]
+    return tokens[: experiments.TEST_SLICE_EVENTS], labels[: experiments.TEST_SLICE_EVENTS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", COMMITTED)
+def test_every_committed_model_loads_and_reproduces_its_metrics(name, cpu_test_slice, monkeypatch):
+    """load_trained rebuilds each committed run from its JSON; on the first test events it gives
+    the metrics recorded when it was trained (to float32 rounding across processors)."""
+    monkeypatch.delenv("QVIT_DATA", raising=False)
+    record = experiments.load_results("cpu")[name]
+    model, loaded = experiments.load_trained(record["variant"], "cpu", record["seed"])
+    assert loaded == record
+    from qvit_lib.training import evaluate
+
+    recorded = record["test_slice"]
+    tokens, labels = cpu_test_slice
+    assert recorded["events"] == len(labels)
+    metrics = evaluate(model, tokens, labels)
+    for key in ("accuracy", "auc", "bce"):
+        assert metrics[key] == pytest.approx(recorded[key], abs=1e-5), key
+
+
+def test_load_trained_refuses_a_missing_run_and_foreign_weights(tmp_path):
+    from qvit_lib.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no committed run of classical-cmx-pe-seed7 under protocol 'cpu'"):
+        experiments.load_trained("classical-cmx-pe", "cpu", 7)
+    root = tmp_path / "cpu"
+    root.mkdir()
+    source_json, _ = experiments.result_paths("cpu", "none-cmx-pe")
+    (root / "none-cmx-pe.json").write_text(source_json.read_text())
+    torch.save(build_model("classical-cmx-pe").state_dict(), root / "none-cmx-pe.pt")
+    with pytest.raises(CheckpointError, match="weights of another model, not of none-cmx-pe"):
+        experiments.load_trained("none-cmx-pe", "cpu", results_dir=tmp_path)

@@ -100,7 +100,8 @@ def test_electron_without_material_bends_by_0735_over_pt():
     energies, offsets = sim._charged_track(
         rng, np.array([50.0]), np.array([1.0]), np.array([-1.0]), np.array([0.0]), np.array([0.0]), config
     )
-    expected_crystals = 0.735 / 50.0 / sim.CRYSTAL_DPHI_RAD
+    assert sim.bending_rad_gev() == pytest.approx(0.735, abs=5e-4)  # 0.3 · 3.8 T · 1.29 m / 2
+    expected_crystals = sim.bending_rad_gev() / 50.0 / sim.CRYSTAL_DPHI_RAD
     assert offsets[0, -1] == pytest.approx(-expected_crystals, rel=0.01)
     assert energies[0, -1] == pytest.approx(50.0, rel=1e-3)
 

@@ -1,52 +1,46 @@
-"""The circuit explorer: its sliders drive the circuit, and the blind loader shows it."""
+"""The circuit explorer: the Python side equals PennyLane, the page's front end equals the
+Python side, and the paper's blind loader shows in both."""
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import pytest
+import torch
 
+from qvit_lib import circuits
 from qvit_lib.widgets import CircuitExplorer
 
 
-def shown_values(explorer: CircuitExplorer) -> list[float]:
-    return [float(v) for v in re.findall(r"([+-]\d\.\d{4})</td>", explorer.readout.value)]
+def pennylane_expectations(explorer: CircuitExplorer) -> list[float]:
+    qnode = circuits.make_qnode(explorer.kind, explorer.n_qubits, "default.qubit", explorer.loader)
+    out = qnode(torch.tensor(explorer.x, dtype=torch.float64), torch.tensor(explorer.theta, dtype=torch.float64))
+    return [float(v) for v in (out if explorer.kind == "value" else [out])]
 
 
-def test_angle_loader_responds_to_inputs():
-    explorer = CircuitExplorer("angle", "query_key", seed=3)
-    before = shown_values(explorer)
-    explorer.inputs[2].value = -1.0
-    after = shown_values(explorer)
-    assert len(before) == 1 and before != after
-    assert after[0] == pytest.approx(explorer.expectations[0], abs=1e-4)
+@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+@pytest.mark.parametrize("kind", ["query_key", "value"])
+@pytest.mark.parametrize("n_qubits", [2, 4])
+def test_python_side_equals_pennylane(loader, kind, n_qubits):
+    explorer = CircuitExplorer(loader, kind, n_qubits=n_qubits, seed=n_qubits)
+    assert explorer.expectations == pytest.approx(pennylane_expectations(explorer), abs=1e-12)
+    assert explorer.probabilities.shape == (2**n_qubits,) and explorer.probabilities.sum() == pytest.approx(1.0)
 
 
-def test_paper_loader_ignores_inputs_but_not_angles():
-    explorer = CircuitExplorer("hadamard", "query_key", seed=3)
-    before = explorer.readout.value
-    for slider in explorer.inputs:
-        slider.value = 1.7
-    assert explorer.readout.value == before
-    explorer.angles[5].value = 0.4  # an RY angle of the ansatz
-    assert explorer.readout.value != before
+def test_angle_loader_responds_to_inputs_and_the_paper_loader_does_not():
+    angle, paper = CircuitExplorer("angle", seed=3), CircuitExplorer("hadamard", seed=3)
+    before = angle.expectations, paper.expectations
+    for explorer in (angle, paper):
+        explorer.x = [-2.0, 1.5, 0.7, -1.1]
+    assert abs(angle.expectations[0] - before[0][0]) > 1e-3
+    assert paper.expectations == pytest.approx(before[1], abs=1e-14)
+    paper.theta = [*paper.theta[:12], paper.theta[12] + 1.0]  # the last RY of the ansatz, on the measured qubit
+    assert abs(paper.expectations[0] - before[1][0]) > 1e-3
 
 
-def test_value_circuit_shows_every_qubit_and_probabilities():
-    explorer = CircuitExplorer("angle", "value", seed=0)
-    assert len(shown_values(explorer)) == 4 and len(explorer.angles) == 12
-    _, probabilities = explorer.evaluate()
-    assert probabilities.shape == (16,) and probabilities.sum() == pytest.approx(1.0)
-    assert explorer.probabilities.value.count("|") == 16
-    assert "RX(" in explorer.drawing.value and "RY(" in explorer.drawing.value
-
-
-def test_probabilities_and_expectation_agree():
-    explorer = CircuitExplorer("angle", "query_key", seed=5)
-    (z0,), probabilities = explorer.evaluate()
-    signs = np.array([1 if index < 8 else -1 for index in range(16)])  # qubit 0 is the leading bit
-    assert z0 == pytest.approx(float(signs @ probabilities), abs=1e-12)
+def test_sliders_start_on_their_grid_and_the_sizes_follow_the_circuit():
+    value = CircuitExplorer("angle", "value", seed=0)
+    assert len(value.x) == 4 and len(value.theta) == 12 and len(value.measured) == 4
+    assert len(CircuitExplorer("angle", "query_key").theta) == 13
+    assert all(abs(v * 100 - round(v * 100)) < 1e-9 for v in value.x + value.theta)
 
 
 def test_bad_arguments():
@@ -54,3 +48,84 @@ def test_bad_arguments():
         CircuitExplorer(kind="key")
     with pytest.raises(ValueError, match="unknown data loader 'dense'"):
         CircuitExplorer(loader="dense")
+    with pytest.raises(ValueError, match="at least 2 qubits"):
+        CircuitExplorer(n_qubits=1)
+
+
+# ----- the front end, in a page made from saved widget state (as the built book is)
+
+
+@pytest.fixture(scope="module")
+def explorer_page(tmp_path_factory, browser):
+    from .browser import serve
+    from .widget_page import write_widget_page
+
+    widgets = [
+        CircuitExplorer("angle", "query_key", seed=1),
+        CircuitExplorer("hadamard", "query_key", seed=1),
+        CircuitExplorer("angle", "value", seed=2),
+        CircuitExplorer("hadamard", "value", seed=2, n_qubits=3),
+    ]
+    directory = tmp_path_factory.mktemp("explorer-page")
+    write_widget_page(widgets, directory)
+    with serve(directory) as url:
+        page = browser.new_page(viewport={"width": 800, "height": 1200})
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(f"{url}/index.html")
+        page.wait_for_function(
+            "document.querySelectorAll('.qvit-explorer .qx-value').length === 1 + 1 + 4 + 3", timeout=30_000
+        )
+        yield page, widgets, errors
+        page.close()
+
+
+def page_values(page, index: int) -> list[float]:
+    script = "i => [...document.querySelectorAll('.qvit-explorer')[i].querySelectorAll('.qx-value')]"
+    return page.evaluate(script + ".map(e => +e.dataset.value)", index)
+
+
+def move_slider(page, index: int, slider: int, value: float) -> None:
+    page.evaluate(
+        """([i, s, v]) => {
+            const input = document.querySelectorAll('.qvit-explorer')[i].querySelectorAll('input[type=range]')[s];
+            input.value = v;
+            input.dispatchEvent(new Event('input', {bubbles: true}));
+        }""",
+        [index, slider, value],
+    )
+
+
+@pytest.mark.browser
+def test_the_page_computes_what_python_computes(explorer_page):
+    page, widgets, errors = explorer_page
+    for index, explorer in enumerate(widgets):
+        assert page_values(page, index) == pytest.approx(explorer.expectations, abs=1e-12)
+    assert not errors
+
+
+@pytest.mark.browser
+def test_dragging_in_the_page_recomputes_there(explorer_page):
+    page, widgets, _ = explorer_page
+    for index, explorer in enumerate(widgets):
+        before = page_values(page, index)
+        move_slider(page, index, 1, 2.5)  # input x1
+        explorer.x = [explorer.x[0], 2.5, *explorer.x[2:]]
+        after = page_values(page, index)
+        assert after == pytest.approx(explorer.expectations, abs=1e-12)
+        if explorer.loader == "angle":
+            assert max(abs(a - b) for a, b in zip(after, before)) > 1e-4  # against 1e-12 for the blind loader
+        else:
+            assert after == pytest.approx(before, abs=1e-12)
+        move_slider(page, index, explorer.n_qubits + 1, 0.3)  # the second ansatz angle: both loaders move
+        explorer.theta = [explorer.theta[0], 0.3, *explorer.theta[2:]]
+        assert page_values(page, index) == pytest.approx(explorer.expectations, abs=1e-12)
+
+
+@pytest.mark.browser
+def test_a_wrong_front_end_would_be_caught(explorer_page):
+    """Planted failure: the same comparison, against numbers of the other loader."""
+    page, widgets, _ = explorer_page
+    angle, paper = widgets[0], CircuitExplorer("hadamard", "query_key", seed=1)
+    paper.x, paper.theta = angle.x, angle.theta
+    assert page_values(page, 0) != pytest.approx(paper.expectations, abs=1e-6)

@@ -1,4 +1,4 @@
-"""Small Sphinx additions for the QViT book (a local extension, loaded from _config.yml).
+"""Small Sphinx additions for the QViT book (a local extension, see _config.yml).
 
 * Every script appears once per page: sphinx-thebe 0.3.1 under Sphinx 7.4 adds its
   configuration script twice, and the second copy is a JavaScript error
@@ -17,7 +17,8 @@ from sphinx.application import Sphinx
 
 
 def remove_duplicate_scripts(html: str) -> str:
-    """Drop every ``<script>`` line of the page head that repeats an earlier one exactly."""
+    """Drop every ``<script>`` line of the page head that repeats an earlier one "
+    "exactly."""
     head_end = html.find("</head>")
     if head_end < 0:
         return html
@@ -44,31 +45,43 @@ def _deduplicate_scripts_in_output(app: Sphinx, exception: Exception | None) -> 
 
 
 def _add_jupyterlab_button(app: Sphinx, pagename: str, context: dict[str, Any]) -> None:
-    source = app.env.doc2path(pagename, base=False) if pagename in app.env.all_docs else None
+    source = (
+        app.env.doc2path(pagename, base=False) if pagename in app.env.all_docs else None
+    )
     if source is None or not str(source).endswith(".ipynb"):
         return
-    url = app.config.qvit_jupyterlab_url.rstrip("/") + "/" + str(source).replace("\\", "/")
+    url = (
+        app.config.qvit_jupyterlab_url.rstrip("/")
+        + "/"
+        + str(source).replace("\\", "/")
+    )
     context.setdefault("header_buttons", []).insert(
         0,
         {
             "type": "link",
             "url": url,
-            "tooltip": "Open this chapter in JupyterLab (start `jupyter lab` in the repository first)",
+            "tooltip": "Open this chapter in JupyterLab (start `jupyter lab` in the "
+            "repository first)",
             "icon": "fas fa-rocket",
             "label": "open-in-jupyterlab-button",
         },
     )
 
 
-def _on_page_context(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+def _on_page_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
     _add_jupyterlab_button(app, pagename, context)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_config_value("qvit_jupyterlab_url", "http://localhost:8888/lab/tree/", "html")
-    # After sphinx-book-theme has built its header buttons (priority 501), before rendering.
+    app.add_config_value(
+        "qvit_jupyterlab_url", "http://localhost:8888/lab/tree/", "html"
+    )
+    # After sphinx-book-theme has built its header buttons (priority 501), before
+    # rendering.
     app.connect("html-page-context", _on_page_context, priority=900)
-    # The duplicate scripts are added by extensions after the page context is final, so they
-    # are removed from the written pages.
+    # The duplicate scripts are added by extensions after the page context is final,
+    # so they are removed from the written pages.
     app.connect("build-finished", _deduplicate_scripts_in_output)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
