@@ -42,7 +42,7 @@ vendor:
 	cd /tmp/qvit-vendor && npm pack --silent @jupyter-widgets/html-manager@1.0.11 mathjax@3.2.2 requirejs@2.3.7 anywidget@0.11.0
 	cd /tmp/qvit-vendor && for p in *.tgz; do mkdir -p "$${p%.tgz}" && tar xzf "$$p" -C "$${p%.tgz}"; done
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/html-manager-1.0.11 $(VENDOR)/mathjax-3.2.2 $(VENDOR)/requirejs-2.3.7 $(VENDOR)/anywidget-0.11.0
-	cp /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/dist/embed-amd.js /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/dist/*.woff* /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/LICENSE $(VENDOR)/html-manager-1.0.11/
+	cp /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/dist/embed-amd.js /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/dist/*.woff* /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/dist/*.ttf /tmp/qvit-vendor/jupyter-widgets-html-manager-1.0.11/package/LICENSE $(VENDOR)/html-manager-1.0.11/
 	cp /tmp/qvit-vendor/mathjax-3.2.2/package/es5/tex-svg-full.js /tmp/qvit-vendor/mathjax-3.2.2/package/LICENSE $(VENDOR)/mathjax-3.2.2/
 	cp /tmp/qvit-vendor/requirejs-2.3.7/package/require.js $(VENDOR)/requirejs-2.3.7/
 	cp /tmp/qvit-vendor/anywidget-0.11.0/package/dist/index.js /tmp/qvit-vendor/anywidget-0.11.0/package/LICENSE $(VENDOR)/anywidget-0.11.0/

@@ -53,6 +53,16 @@ Channels = Literal["energy", "time", "both"]
 # Locating and opening files.
 
 
+def _shown(path: Path) -> str:
+    """A path as a reader should see it: relative to the repository when inside it."""
+    from .config import REPO_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def resolve_location(location: str | os.PathLike[str] | None = None) -> Path:
     """The data location: the argument, else ``$QVIT_DATA``, else ``data/default``."""
     if location is None:
@@ -447,7 +457,7 @@ class EcalDataset:
 
     def __repr__(self) -> str:
         kind = "simulation" if self.is_simulation else "CMS"
-        return f"EcalDataset({kind}, {self.n_per_class} events per class, location={str(self.location)!r})"
+        return f"EcalDataset({kind}, {self.n_per_class} events per class, {_shown(self.location)!r})"
 
 
 # --------------------------------------------------------------------------------------

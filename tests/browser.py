@@ -127,7 +127,7 @@ _INSPECT = """() => {
     // Content wider than its box: a code line or output cut off (or scrolling), a formula or a
     // table sticking out of the column.
     overflowing: [...document.querySelectorAll(
-        'article.bd-article pre, article.bd-article .math, article.bd-article table, article.bd-article .cell_output')]
+        ['pre', 'div.math', 'table', '.cell_output'].map(s => 'article.bd-article ' + s).join(', '))]
       .filter(e => e.scrollWidth > e.clientWidth + 2 || e.getBoundingClientRect().right >
                    document.querySelector('article.bd-article').getBoundingClientRect().right + 2)
       .map(e => e.tagName.toLowerCase() + ': ' + e.innerText.trim().split('\\n')[0].slice(0, 80)),

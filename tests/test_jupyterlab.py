@@ -19,7 +19,7 @@ import pytest
 from qvit_lib.config import REPO_ROOT
 
 from .browser import free_port
-from .test_browser import page  # noqa: F401  (a fixture)
+from .test_browser import drag_first_input, page  # noqa: F401  (page: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -88,19 +88,12 @@ def _explorer(tab, loader: str):
 
 
 def _nudge_first_input(tab, explorer) -> tuple[str, str]:
-    """Move slider x0 with the keyboard, as a reader would; return its displayed value before and after."""
-    slider = explorer.locator(".qx-slider").first
-    before = slider.locator(".qx-readout").inner_text()
-    handle = slider.locator("input[type=range]")
-    handle.focus()
-    for _ in range(10):
-        handle.press("ArrowRight")
-    tab.wait_for_function(
-        "([el, old]) => el.innerText !== old",
-        arg=[slider.locator(".qx-readout").element_handle(), before],
-        timeout=10_000,
-    )
-    return before, slider.locator(".qx-readout").inner_text()
+    """Drag slider x0 with the mouse, as a reader would; return its displayed value before and after."""
+    readout = explorer.locator(".qx-readout").first
+    before = readout.inner_text()
+    drag_first_input(tab, explorer)
+    tab.wait_for_function("([el, old]) => el.innerText !== old", arg=[readout.element_handle(), before], timeout=10_000)
+    return before, readout.inner_text()
 
 
 def test_sliders_move_the_expectations_only_for_the_angle_loader(page, jupyterlab):  # noqa: F811

@@ -66,7 +66,7 @@ def _figures():
     images = rng.random((4, 32, 32, 2)).astype(np.float32)
     labels = np.array([0, 1, 0, 1])
     energy = images[..., 0]
-    shapes = {name: rng.random(4) for name in plots._SHAPE_AXES}
+    shapes = {name: rng.random(40) for name in plots._SHAPE_AXES}
     results = {
         f"{a}-{p}-{e}": _record(f"{a}-{p}-{e}")
         for a in ("classical", "hybrid")
@@ -86,7 +86,7 @@ def _figures():
     ]
     yield "event_gallery", plots.event_gallery(images, labels)
     yield "class_means", plots.class_means(energy, labels)
-    yield "shape_histograms", plots.shape_histograms(shapes, labels)
+    yield "shape_histograms", plots.shape_histograms(shapes, np.arange(40) % 2)
     fig, ax = plots.column_figure(height=5)
     plots.draw_patches(ax, energy[0])
     yield "draw_patches", fig

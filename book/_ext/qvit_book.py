@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,29 @@ def _on_page_context(
     _add_jupyterlab_button(app, pagename, context)
 
 
+# The ipywidgets HTML manager (AMD build) resolves its icon fonts relative to the page,
+# under these two paths, whatever its assets path says; serve the vendored fonts there.
+_WIDGET_FONT_DIRS = ("@jupyter-widgets/html-manager/dist", "@jupyter-widgets")
+_WIDGET_FONTS = "_static/vendor/html-manager-1.0.11"
+
+
+def _copy_widget_fonts(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    fonts = [
+        f
+        for f in (out / _WIDGET_FONTS).iterdir()
+        if f.suffix in (".woff", ".woff2", ".ttf")
+    ]
+    for page_dir in {p.parent for p in out.rglob("*.html")}:
+        for sub in _WIDGET_FONT_DIRS:
+            target = page_dir / sub
+            target.mkdir(parents=True, exist_ok=True)
+            for font in fonts:
+                shutil.copyfile(font, target / font.name)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value(
         "qvit_jupyterlab_url", "http://localhost:8888/lab/tree/", "html"
@@ -84,4 +108,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # The duplicate scripts are added by extensions after the page context is final,
     # so they are removed from the written pages.
     app.connect("build-finished", _deduplicate_scripts_in_output)
+    app.connect("build-finished", _copy_widget_fonts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
