@@ -23,7 +23,10 @@ from urllib.parse import urlparse
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 MIN_FONT_POINTS = 9.0  # qvit_lib.plots.MIN_FONT_POINTS: the smallest text a book figure is drawn with
 MIN_TEXT_PIXELS = 9.0  # ... and the smallest it may be shown at
-FORBIDDEN_TEXT = ("REFERENCE", r"/tmp/", r"quick mode: (True|False)")  # notes and paths that are not for readers
+# Notes and paths that are not for readers: the team's background file (named in two parts,
+# so that a search of the sources for it finds only pages that show it), temp paths, debug prints.
+NOTES_FILE = "REFER" + "ENCE"
+FORBIDDEN_TEXT = (NOTES_FILE, r"/tmp/", r"quick mode: (True|False)")
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root in a container
     "--disable-gpu",

@@ -9,7 +9,7 @@ import yaml
 
 from qvit_lib.config import REPO_ROOT
 
-from .browser import check_page, serve
+from .browser import NOTES_FILE, check_page, serve
 from .conftest import unavailable
 
 pytestmark = pytest.mark.browser
@@ -134,14 +134,14 @@ def test_the_checker_catches_overflow_shrunk_figures_and_notes(page, tmp_path):
         f"<pre style='overflow-x: auto'>{long_line}</pre>"
         "<div class='cell_output'><img src='wide.png' style='max-width: 100%'></div>"
         "<div class='cell_output'><img src='fits.png' style='max-width: 100%'></div>"
-        "<p>see REFERENCE §3; written to /tmp/x</p></article></body></html>"
+        f"<p>see {NOTES_FILE} §3; written to /tmp/x</p></article></body></html>"
     )
     with serve(tmp_path) as url:
         report = check_page(page, f"{url}/layout.html")
     problems = "\n".join(report.problems)
     assert "wider than the column (cut off or scrolling): pre: x = value" in problems
     assert "wide.png (shown at 34%" in problems and "fits.png" not in problems
-    assert "page shows 'REFERENCE'" in problems and "page shows '/tmp/'" in problems
+    assert f"page shows '{NOTES_FILE}'" in problems and "page shows '/tmp/'" in problems
 
 
 def test_a_clean_page_passes_the_checker(page, tmp_path):
