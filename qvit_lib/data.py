@@ -53,7 +53,7 @@ Channels = Literal["energy", "time", "both"]
 # Locating and opening files.
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: str | os.PathLike[str]) -> str:
     """A path as a reader should see it: relative to the repository when inside it."""
     from .config import REPO_ROOT
 
@@ -457,7 +457,7 @@ class EcalDataset:
 
     def __repr__(self) -> str:
         kind = "simulation" if self.is_simulation else "CMS"
-        return f"EcalDataset({kind}, {self.n_per_class} events per class, {_shown(self.location)!r})"
+        return f"EcalDataset({kind}, {self.n_per_class} events per class, {shown_path(self.location)!r})"
 
 
 # --------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def data_location(protocol: Protocol) -> Path:
 
 def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[str, tuple], dict[str, object]]:
     """Train, validation and test tokens for a protocol, and a description of the data."""
-    from .data import DataError, EcalDataset
+    from .data import DataError, EcalDataset, shown_path
 
     with EcalDataset(data_location(protocol)) as dataset:
         available = 2 * dataset.n_per_class
@@ -123,16 +123,9 @@ def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[st
         sizes = {split: int(round(dataset.split_size(split) * fraction)) for split in ("train", "val", "test")}
         sets = {split: tuple(t.to(device) for t in dataset.tokens(split, n)) for split, n in sizes.items()}
         description = dataset.describe()
-    description["files"] = [_relative(f) for f in description["files"]]
+    description["files"] = [shown_path(f) for f in description["files"]]
     description["used_split_sizes"] = sizes
     return sets, description
-
-
-def _relative(path: str | Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(DATA_DIR.parent))
-    except ValueError:
-        return str(path)
 
 
 def result_paths(protocol: str, variant: str, seed: int = 0, results_dir: Path | None = None) -> tuple[Path, Path]:
@@ -395,7 +388,7 @@ def sweep(
     return statuses
 
 
-def _sweep_worker(protocol: str, seeds: tuple[int, ...], results_dir: Path | None, plan, worker: int) -> None:
+def _sweep_worker(protocol: str, seeds: tuple[int, ...], results_dir: Path | None, plan) -> None:
     """One single-threaded worker of :func:`sweep_in_processes`: a whole sweep, sharing runs by claims."""
     import torch
 
@@ -403,9 +396,7 @@ def _sweep_worker(protocol: str, seeds: tuple[int, ...], results_dir: Path | Non
     torch.set_num_interop_threads(1)
     code_version()  # recorded by every run of this worker: the code it was started with
     try:
-        for variant, seed, status in sweep(protocol, seeds=seeds, results_dir=results_dir, progress=False, plan=plan):
-            if status.startswith("test AUC"):
-                print(f"[worker {worker}] {run_name(variant, seed)}: {status}", flush=True)
+        sweep(protocol, seeds=seeds, results_dir=results_dir, progress=False, plan=plan)  # prints each run
     except KeyboardInterrupt:  # the parent says what was kept
         raise SystemExit(130) from None
 
@@ -439,7 +430,7 @@ def sweep_in_processes(
     data_location(chosen)  # simulate (and cache) the protocol's events once, before the workers start
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_sweep_worker, args=(chosen.name, seeds, results_dir, plan, i), name=f"sweep-{i}")
+        context.Process(target=_sweep_worker, args=(chosen.name, seeds, results_dir, plan), name=f"sweep-{i}")
         for i in range(workers)
     ]
     try:
