@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("--d-patch", type=_positive_int, default=32, help="flattened patch length d_i (default 32)")
     params.set_defaults(run=_cmd_params)
 
-    from .experiments import PROTOCOLS, SEEDED_VARIANTS, SWEEP_SEEDS
+    from .experiments import EVERY_SEED_PROTOCOLS, PROTOCOLS, SEEDED_VARIANTS, SWEEP_SEEDS
 
     protocols = "; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values())
     train = commands.add_parser(
@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw = commands.add_parser(
         "sweep",
         help="train every variant under a protocol, skipping finished ones",
-        description=f"Every variant with seed 0, plus {', '.join(SEEDED_VARIANTS)} with the other seeds; "
+        description=f"Every variant with seed 0, plus {', '.join(SEEDED_VARIANTS)} with the other seeds "
+        f"(protocols {', '.join(EVERY_SEED_PROTOCOLS)}: every variant with every seed); "
         "finished runs are skipped and interrupted ones resumed. Under torchrun the runs are shared "
         f"between the processes. Protocols — {protocols}.",
     )
@@ -240,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seed,
         nargs="+",
         default=list(SWEEP_SEEDS),
-        help="seeds for the cmx-pe variants (default 0 1 2)",
+        help="seeds for the cmx-pe variants, or for every variant under converged (default 0 1 2)",
     )
     sw.add_argument(
         "--workers",

@@ -6,7 +6,9 @@ settings, so that every number in the book can say how it was produced:
 * ``quick`` — CI: 2 000 events of the committed sample, one epoch;
 * ``cpu`` — 100 000 simulated events (or the first 100 000 of ``$QVIT_DATA``), 8 epochs:
   every variant together in about an hour on a 2-core laptop-class CPU;
-* ``paper`` — the paper's 498 000 events, 40 epochs, batch 512: for a GPU.
+* ``paper`` — the paper's 498 000 events, 40 epochs, batch 512: for a GPU;
+* ``converged`` — the ``cpu`` protocol's events and splits for the paper's 40 epochs, three
+  seeds of every variant: training to convergence, with a spread over seeds.
 
 A finished run leaves ``data/results/<protocol>/<name>.json`` (configuration, data, history,
 test metrics, ROC curve, wall time, versions) and ``<name>.pt`` (the best epoch's weights);
@@ -67,10 +69,18 @@ PROTOCOLS = {
         paper.EPOCHS,
         description="the paper's protocol: 498 000 events, 40 epochs, batch 512 (for a GPU)",
     ),
+    "converged": Protocol(
+        "converged",
+        100_000,
+        paper.EPOCHS,
+        description="the cpu protocol's events and splits for the paper's 40 epochs: three seeds of every variant",
+    ),
 }
 
 SEEDED_VARIANTS = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")  # run with three seeds
 SWEEP_SEEDS = (0, 1, 2)
+EVERY_SEED_PROTOCOLS = ("converged",)  # protocols whose sweep runs every variant with every seed
+PAPER_ATTENTIONS = ("classical", "hybrid", "hybrid-angle", "none")  # the attention kinds of the paper's Table 1
 
 
 def get_protocol(name: str) -> Protocol:
@@ -275,12 +285,23 @@ def load_trained(variant: str, protocol: str = "cpu", seed: int = 0, results_dir
     return TrainedRun(model.eval(), record)
 
 
-def sweep_plan(seeds: tuple[int, ...] = SWEEP_SEEDS) -> list[tuple[str, int]]:
-    """The ``cmx-pe`` variants, every other variant (seed 0), then the ``cmx-pe`` variants with the other seeds."""
+def sweep_plan(seeds: tuple[int, ...] = SWEEP_SEEDS, protocol: str = "cpu") -> list[tuple[str, int]]:
+    """The runs of a protocol's sweep over the paper's variants, in the order they are trained.
+
+    Usually the ``cmx-pe`` variants, every other variant (seed 0), then the ``cmx-pe``
+    variants with the other seeds. A protocol of :data:`EVERY_SEED_PROTOCOLS` runs every
+    variant with every seed: first the ``cmx-pe`` variants and ``none-cmx-pe`` with all
+    seeds (the comparisons that need a spread soonest), then the rest seed by seed.
+    """
     from .models import all_variants
 
+    variants = all_variants(PAPER_ATTENTIONS)
+    if protocol in EVERY_SEED_PROTOCOLS:
+        first = [*SEEDED_VARIANTS, "none-cmx-pe"]
+        plan = [(variant, seed) for variant in first for seed in seeds]
+        return plan + [(variant, seed) for seed in seeds for variant in variants if variant not in first]
     plan = [(variant, 0) for variant in SEEDED_VARIANTS]
-    plan += [(variant, 0) for variant in all_variants() if variant not in SEEDED_VARIANTS]
+    plan += [(variant, 0) for variant in variants if variant not in SEEDED_VARIANTS]
     plan += [(variant, seed) for seed in seeds if seed != 0 for variant in SEEDED_VARIANTS]
     return plan
 
@@ -354,7 +375,7 @@ def sweep(
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank)) % torch.cuda.device_count()}"
     for variant, _ in plan or ():
         check_variant(variant)
-    share = (plan if plan is not None else sweep_plan(seeds))[rank::world_size]
+    share = (plan if plan is not None else sweep_plan(seeds, chosen.name))[rank::world_size]
     data = None
     statuses = []
     for variant, seed in share:
@@ -423,7 +444,7 @@ def sweep_in_processes(
     from .errors import TrainingInterrupted
 
     chosen = get_protocol(protocol)
-    plan = plan if plan is not None else sweep_plan(seeds)
+    plan = plan if plan is not None else sweep_plan(seeds, chosen.name)
     for variant, _ in plan:
         check_variant(variant)
     workers = workers or os.cpu_count() or 1

@@ -46,6 +46,15 @@ def test_the_sweep_covers_every_variant_and_three_seeds_of_cmx_pe():
     assert len(plan) == len(set(plan))
 
 
+def test_the_converged_sweep_runs_every_paper_variant_with_three_seeds():
+    plan = experiments.sweep_plan(protocol="converged")
+    assert len(plan) == len(set(plan)) == 22 * 3
+    assert {v for v, _ in plan} == set(all_variants(experiments.PAPER_ATTENTIONS))
+    assert {s for _, s in plan} == {0, 1, 2}
+    assert plan[:3] == [("classical-cmx-pe", 0), ("classical-cmx-pe", 1), ("classical-cmx-pe", 2)]
+    assert experiments.get_protocol("converged").epochs == 40
+
+
 def test_a_run_writes_its_results_and_a_sweep_skips_it(tmp_path):
     kwargs = dict(results_dir=tmp_path / "results", progress=False)
     # One process of 28 takes exactly the first run of the plan.
