@@ -36,12 +36,10 @@ def check_loader(loader: str) -> str:
     return loader
 
 
-def check_qubits(n_qubits: int) -> int:
+def check_qubits(n_qubits: int, role: str = "hybrid attention", per: str = "per head (d_h)") -> int:
     """``n_qubits`` if the circuits can be built on it (at least two, for the CNOT ring)."""
     if n_qubits < MIN_QUBITS:
-        raise ConfigError(
-            f"hybrid attention needs at least {MIN_QUBITS} qubits per head (a CNOT ring); got d_h = {n_qubits}"
-        )
+        raise ConfigError(f"{role} needs at least {MIN_QUBITS} qubits {per} for its CNOT ring; got {n_qubits}")
     return n_qubits
 
 
@@ -69,3 +67,17 @@ def initial_angles(n_heads: int, n_angles: int) -> torch.Tensor:
     every circuit near the identity after its loader.
     """
     return torch.randn(n_heads, n_angles) / math.sqrt(n_angles)
+
+
+def projection_parameter_count(n_qubits: int, layers: int) -> int:
+    """Angles of a quantum projection (chapter 9): one RX per qubit in each of L layers."""
+    return layers * n_qubits
+
+
+def projection_initial_angles(n_circuits: int, layers: int, n_qubits: int) -> torch.Tensor:
+    """Starting angles as Comajoan Cara et al.'s code draws them: Xavier-normal on (L, d).
+
+    (``quantum_transformers/quantum_layer.py``: ``xavier_normal`` of the (L, d) weights,
+    std √(2/(L + d)).) Returned flat per circuit: (n_circuits, L·d), layer-major.
+    """
+    return torch.randn(n_circuits, layers * n_qubits) * math.sqrt(2 / (layers + n_qubits))

@@ -26,9 +26,11 @@ from .ansatz import (
     check_loader,
     check_qubits,
     initial_angles,
+    projection_initial_angles,
     query_key_parameter_count,
     value_parameter_count,
 )
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .fused import SeriesWeights
@@ -212,6 +214,41 @@ class HybridMultiHeadAttention(nn.Module):
         key = torch.stack([k, -(k**2), *zeros], dim=-1)
         out, weights = fast_attention(query, key, v, 1 / math.sqrt(self.d_head), need_weights)
         return out.transpose(-3, -2).flatten(-2), weights
+
+
+class QuantumProjectionAttention(nn.Module):
+    """Dot-product attention whose projections are circuits (Comajoan Cara et al. 2024).
+
+    Q, K and V of a token, and the output projection of the attended values, each come from
+    a circuit on the whole token, one qubit per feature: RX(x_j) embedding, then L layers of
+    trainable RX rotations each followed by a CNOT ring (PennyLane's AngleEmbedding and
+    BasicEntanglerLayers), measuring ⟨Z_j⟩ on every qubit. The heads split the d_t outputs as
+    usual and attend by softmax(Q Kᵀ/√d_h) V. 4·L·d_t parameters; simulated exactly by Pauli
+    propagation (:mod:`qvit_lib.fused.pauli`).
+    """
+
+    def __init__(self, d_token: int, n_heads: int, layers: int = 1) -> None:
+        super().__init__()
+        from .fused.pauli import projection_circuit, term_count
+
+        self.n_heads, self.d_head = n_heads, check_heads(d_token, n_heads)
+        check_qubits(d_token, "a quantum projection", "per token (d_t)")
+        self.circuit = projection_circuit(d_token, layers)
+        try:
+            term_count(self.circuit)  # propagation refuses a circuit that is too wide for it
+        except ConfigError as err:
+            raise ConfigError(f"quantum projections, L = {layers} layers on d_t = {d_token} qubits: {err}") from None
+        self.theta_qkv = nn.Parameter(projection_initial_angles(3, layers, d_token))
+        self.theta_out = nn.Parameter(projection_initial_angles(1, layers, d_token)[0])
+
+    def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        from .fused.pauli import pauli_expectations
+
+        qkv = pauli_expectations(x, self.theta_qkv, self.circuit)  # (..., n, 3, d_t)
+        qkv = qkv.unflatten(-1, (self.n_heads, self.d_head)).movedim(-4, -2)  # (..., 3, n_h, n, d_h)
+        q, k, v = qkv.unbind(-4)
+        out, weights = fast_attention(q, k, v.contiguous(), 1 / math.sqrt(self.d_head), need_weights)
+        return pauli_expectations(out.transpose(-3, -2).flatten(-2), self.theta_out, self.circuit), weights
 
 
 def shared_series_weights(attentions: list[nn.Module]) -> list[SeriesWeights] | None:

@@ -288,6 +288,67 @@ def bench_training(
     }
 
 
+DESIGN_VARIANTS = (
+    "classical-cmx-pe",
+    "classical-cmx-pe-qmlp",
+    "hybrid-angle-cmx-pe",
+    "hybrid-angle-cmx-pe-qmlp",
+    "hybrid-cmx-pe-qmlp",
+    "qproj-cmx-pe",
+    "qproj-cmx-pe-qmlp",
+    "classical-cmx-pe-rk2",
+    "classical-cmx-pe-rk3",
+    "classical-cmx-pe-rk4",
+    "hybrid-angle-cmx-pe-rk4",
+    "qproj-cmx-pe-qmlp-rk4",
+)
+DESIGN_TARGETS = {"hybrid-angle-cmx-pe-qmlp": 1.5}  # × classical; every other new variant at order 1: 3×
+DESIGN_DEFAULT_TARGET = 3.0
+
+
+def bench_design(
+    variants: tuple[str, ...] = DESIGN_VARIANTS, batch_size: int = 512, steps: int = 7, device: str = "cpu"
+) -> dict[str, object]:
+    """Chapter 9's variants: training-step time at batch 512 beside ``classical-cmx-pe``, in turns.
+
+    Each order-1 variant has a target (:data:`DESIGN_TARGETS`, else 3× the classical step);
+    a Runge–Kutta variant of order k evaluates its layers k times and has none.
+    """
+    import torch
+
+    from .models import ViTConfig
+
+    seconds = compare_training_steps(
+        ("classical-cmx-pe", *[v for v in variants if v != "classical-cmx-pe"]), batch_size, steps, device
+    )
+    classical = seconds["classical-cmx-pe"]
+    rows = []
+    for variant, t in seconds.items():
+        order = ViTConfig.from_variant(variant).rk_order
+        target = (
+            None if order > 1 or variant == "classical-cmx-pe" else DESIGN_TARGETS.get(variant, DESIGN_DEFAULT_TARGET)
+        )
+        ratio = t / classical
+        rows.append(
+            {
+                "variant": variant,
+                "step_seconds": _significant(t, 3),
+                "ratio_to_classical": _significant(ratio, 3),
+                "target": target,
+                "meets_target": None if target is None else bool(ratio <= target),
+            }
+        )
+    return {
+        "suite": "design",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "batch_size": batch_size,
+        "steps_per_figure": steps,
+        "results": rows,
+        "machine": {**machine(), "processor": processor(), "torch_threads": torch.get_num_threads(), "device": device},
+        "versions": versions(),
+    }
+
+
 def _print_training(result: dict[str, object]) -> None:
     machine_ = result["machine"]
     print(
@@ -397,6 +458,16 @@ def run_benchmarks(
         for c in result["configurations"].values():
             layout = f"{c['processes']} process(es) x {c['threads']} thread(s)"
             print(f"  {layout}: {c['seconds']:7.1f} s, {c['events_per_s']:,} events/s")
+    elif suite == "design":
+        result = bench_design(batch_size=64, steps=1) if quick else bench_design()
+        print(f"chapter 9 variants, training step at batch {result['batch_size']}, beside classical-cmx-pe:")
+        for r in result["results"]:
+            target = (
+                ""
+                if r["target"] is None
+                else f"  target <= {r['target']}x: {'met' if r['meets_target'] else 'NOT met'}"
+            )
+            print(f"  {r['variant']:28s} {r['step_seconds'] * 1e3:8.1f} ms  {r['ratio_to_classical']:5.2f}x{target}")
     elif suite == "simulation":
         result = bench_simulation(n_events // 20 if quick else n_events)
         print(f"simulation of {result['events']} events on {result['machine']['cpus']} CPUs:")
@@ -405,7 +476,7 @@ def run_benchmarks(
         ratio = result["seconds_per_100k"] / result["target_seconds_per_100k"]
         print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
     else:
-        raise ConfigError(f"unknown benchmark suite {suite!r}; choose from: simulation, sweep, training")
+        raise ConfigError(f"unknown benchmark suite {suite!r}; choose from: design, simulation, sweep, training")
     path = Path(out) if out else (CACHE_DIR / "bench" if quick else DATA_DIR / "bench") / f"{suite}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")

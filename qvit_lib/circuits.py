@@ -32,15 +32,18 @@ __all__ = [
     "DEVICE_ORDER",
     "DeviceChoice",
     "choose_device",
+    "compare_wide_with_backend",
     "compare_with_backend",
     "data_loader",
     "default_dtype",
     "device_usable",
     "make_qnode",
+    "projection_circuit",
     "query_key_circuit",
     "query_key_parameter_count",
     "value_circuit",
     "value_parameter_count",
+    "wide_circuit_outputs",
 ]
 
 
@@ -236,3 +239,63 @@ def compare_with_backend(
         results.append([q, v, *grads])
     names = ("Q", "V", "d/dx", "d/dθ_QK", "d/dθ_V")
     return {name: float((a - b).abs().max().detach()) for name, a, b in zip(names, *results)}
+
+
+def projection_circuit(x: Sequence, weights, n_qubits: int):
+    """Comajoan Cara et al.'s projection: AngleEmbedding (RX), BasicEntanglerLayers; ⟨Z_j⟩ for all j."""
+    import pennylane as qml
+
+    qml.AngleEmbedding(x, wires=range(n_qubits))
+    qml.BasicEntanglerLayers(weights, wires=range(n_qubits))
+    return [qml.expval(qml.PauliZ(w)) for w in range(n_qubits)]
+
+
+def wide_circuit_outputs(
+    kind: str, x: torch.Tensor, theta: torch.Tensor, backend: str, loader: str = "angle", layers: int = 1
+) -> torch.Tensor:
+    """⟨Z_j⟩ (n, d) of a whole-token circuit of chapter 9 for inputs x (n, d), on one backend.
+
+    ``kind`` "value" (the quantum feed-forward; ``theta`` 3d angles) or "projection"
+    (``theta`` L·d angles, layer-major); ``backend`` "fused" (Pauli propagation) or a
+    PennyLane device name.
+    """
+    import pennylane as qml
+
+    from .fused import pauli
+
+    d = x.shape[-1]
+    if kind not in ("value", "projection"):
+        raise ConfigError(f"unknown wide circuit {kind!r}; valid: value, projection")
+    if backend == "fused":
+        circuit = pauli.value_circuit(d, loader) if kind == "value" else pauli.projection_circuit(d, layers)
+        return pauli.pauli_expectations(x, theta, circuit)
+    if kind == "value":
+        with default_dtype(x.dtype):
+            return torch.stack(make_qnode("value", d, backend, loader)(x, theta), dim=-1).to(x.dtype)
+    dev = qml.device(backend, wires=d)
+    diff_method = "backprop" if backend == "default.qubit" else "adjoint"
+
+    @qml.qnode(dev, interface="torch", diff_method=diff_method)
+    def qnode(inputs, weights):
+        return projection_circuit(inputs, weights, d)
+
+    with default_dtype(x.dtype):
+        rows = [torch.stack(qnode(row, theta.reshape(layers, d)), dim=-1) for row in x]  # adjoint: one input each
+    return torch.stack(rows).to(x.dtype)
+
+
+def compare_wide_with_backend(
+    kind: str, backend: str, n_qubits: int, loader: str = "angle", layers: int = 1, n_inputs: int = 5, seed: int = 0
+) -> dict[str, float]:
+    """Largest differences between Pauli propagation and another backend, float64: values and gradients."""
+    g = torch.Generator().manual_seed(seed)
+    n_angles = 3 * n_qubits if kind == "value" else layers * n_qubits
+    x = (torch.rand(n_inputs, n_qubits, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
+    theta = (torch.rand(n_angles, generator=g, dtype=torch.float64) * 2 * math.pi).requires_grad_()
+    weights = torch.linspace(0.5, 1.5, n_qubits, dtype=torch.float64)
+    results = []
+    for name in ("fused", backend):
+        out = wide_circuit_outputs(kind, x, theta, name, loader, layers)
+        grads = torch.autograd.grad((out * weights).sum(), (x, theta), allow_unused=True, materialize_grads=True)
+        results.append([out, *grads])
+    return {name: float((a - b).abs().max().detach()) for name, a, b in zip(("⟨Z⟩", "d/dx", "d/dθ"), *results)}

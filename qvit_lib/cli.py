@@ -68,7 +68,8 @@ def _cmd_separability(args: argparse.Namespace) -> int:
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    from .models import ViTConfig, parameter_table
+    from .errors import ConfigError
+    from .models import ViTConfig, every_variant, parameter_table
 
     hyper = {
         "n_layers": args.n_layers,
@@ -76,15 +77,20 @@ def _cmd_params(args: argparse.Namespace) -> int:
         "n_heads": args.n_heads,
         "d_ff": args.d_ff,
         "d_patch": args.d_patch,
+        "projection_layers": args.projection_layers,
     }
     ViTConfig(**hyper)  # the hyper-parameters themselves (a ConfigError if not valid)
+    variants = [v for v in every_variant() if args.match is None or args.match in v]
+    if not variants:
+        raise ConfigError(f"--match {args.match!r}: no variant name contains it")
     print(f"hyper-parameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}")
-    print(f"{'variant':24s} {'model':>7s} {'formula':>8s} {'paper':>7s}")
-    for row in parameter_table(**hyper):
+    print("(-rk2, -rk3 and -rk4 reuse each layer's parameters: the same count as without)")
+    print(f"{'variant':31s} {'model':>7s} {'formula':>8s} {'paper':>7s}")
+    for row in parameter_table(variants, **hyper):
         if row["parameters"] is None:
-            print(f"{row['variant']:24s} {'-':>7s} {'-':>8s} {'-':>7s}  not defined: {row['reason']}")
+            print(f"{row['variant']:31s} {'-':>7s} {'-':>8s} {'-':>7s}  not defined: {row['reason']}")
         else:
-            print(f"{row['variant']:24s} {row['parameters']:7d} {row['formula']:8d} {row['paper'] or '-':>7}")
+            print(f"{row['variant']:31s} {row['parameters']:7d} {row['formula']:8d} {row['paper'] or '-':>7}")
     return 0
 
 
@@ -124,18 +130,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiments import get_protocol, sweep, sweep_in_processes
+    from .experiments import get_protocol, sweep, sweep_in_processes, sweep_plan
 
     get_protocol(args.protocol)
     again = f"python -m qvit_lib sweep --protocol {args.protocol}"
+    plan = sweep_plan(tuple(args.seeds), args.protocol, args.family)
+    if args.family != "paper":
+        again += f" --family {args.family}"
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 or args.workers == 0:  # torchrun's processes, or this one
         statuses = _interruptible(
-            lambda: sweep(args.protocol, seeds=tuple(args.seeds), results_dir=args.results_dir), again
+            lambda: sweep(args.protocol, seeds=tuple(args.seeds), results_dir=args.results_dir, plan=plan), again
         )
     else:
         statuses = _interruptible(
             lambda: sweep_in_processes(
-                args.protocol, args.workers, seeds=tuple(args.seeds), results_dir=args.results_dir
+                args.protocol, args.workers, seeds=tuple(args.seeds), results_dir=args.results_dir, plan=plan
             ),
             again,
         )
@@ -206,9 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("--n-heads", type=_positive_int, default=4, help="attention heads n_h (default 4)")
     params.add_argument("--d-ff", type=_positive_int, default=16, help="MLP hidden size d_ff (default 16)")
     params.add_argument("--d-patch", type=_positive_int, default=32, help="flattened patch length d_i (default 32)")
+    params.add_argument(
+        "--projection-layers",
+        type=_positive_int,
+        default=1,
+        help="qproj: circuit layers L per projection (default 1; more than 1 on 16 qubits is refused, see chapter 9)",
+    )
+    params.add_argument("--match", default=None, help="only variants whose name contains this, e.g. qmlp or qproj")
     params.set_defaults(run=_cmd_params)
 
-    from .experiments import EVERY_SEED_PROTOCOLS, PROTOCOLS, SEEDED_VARIANTS, SWEEP_SEEDS
+    from .experiments import EVERY_SEED_PROTOCOLS, PROTOCOLS, SEEDED_VARIANTS, SWEEP_FAMILIES, SWEEP_SEEDS
 
     protocols = "; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values())
     train = commands.add_parser(
@@ -219,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--variant",
         required=True,
-        help="<attention>-<pooling>-<pe|nope>, e.g. hybrid-angle-cmx-pe (see `params` for all)",
+        help="<attention>-<pooling>-<pe|nope>[-qmlp][-rk2|-rk3|-rk4], e.g. hybrid-angle-cmx-pe (see `params` for all)",
     )
     train.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
     train.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the shuffling, >= 0 (default 0)")
@@ -249,15 +265,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="single-threaded worker processes sharing the runs (default: one per core; 0: this process alone)",
     )
+    sw.add_argument(
+        "--family",
+        choices=SWEEP_FAMILIES,
+        default="paper",
+        help="paper: the paper's 22 variants (default); design: chapter 9's runs of new layers",
+    )
     sw.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     sw.set_defaults(run=_cmd_sweep)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument(
         "--suite",
-        choices=("training", "simulation", "sweep"),
+        choices=("training", "design", "simulation", "sweep"),
         default="training",
-        help="training steps, the simulator, or a sweep's throughput by processes × threads (default: training)",
+        help="training steps, chapter 9's variants beside the classical step, the simulator, or a sweep's "
+        "throughput by processes × threads (default: training)",
     )
     bench.add_argument(
         "--baseline",

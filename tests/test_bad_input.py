@@ -229,7 +229,7 @@ def test_params_marks_variants_the_hyper_parameters_rule_out(capsys):
     assert code == 0 and not err
     rows = {line.split()[0]: line for line in out.splitlines()[2:]}
     assert rows["classical-cmx-pe"].split()[1] == rows["classical-cmx-pe"].split()[2]
-    assert "not defined: hybrid attention needs at least 2 qubits per head" in rows["hybrid-angle-cmx-pe"]
+    assert "not defined: hybrid attention needs at least 2 qubits per head (d_h)" in rows["hybrid-angle-cmx-pe"]
     code, _, err = run_cli(capsys, "params", "--d-token", "10", "--n-heads", "4")
     assert code == 2 and "error: d_token (10) must be divisible by n_heads (4)" in err
 

@@ -102,6 +102,6 @@ def test_params_table_shows_the_paper_counts():
 
 def test_params_with_other_hyper_parameters_and_bad_ones():
     result = run("params", "--n-layers", "2", "--d-token", "8", "--n-heads", "2")
-    assert result.returncode == 0 and "classical-cmx-pe            1337     1337       -" in result.stdout
+    assert result.returncode == 0 and "classical-cmx-pe                   1337     1337       -" in result.stdout
     bad = run("params", "--d-token", "10", "--n-heads", "4")
     assert bad.returncode != 0 and "d_token (10) must be divisible by n_heads (4)" in bad.stderr

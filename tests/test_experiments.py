@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from qvit_lib import cli, experiments, metrics
+from qvit_lib.errors import ConfigError
 from qvit_lib.models import all_variants, build_model
 
 
@@ -17,7 +18,7 @@ def test_unknown_variant_or_protocol_lists_the_valid_ones(capsys):
     cases = [
         (
             ["train", "--variant", "hybrid-max-pe", "--protocol", "quick"],
-            "error: unknown variant 'hybrid-max-pe'; valid variants: classical-cls-pe, .*none-cmn-nope",
+            "error: unknown variant 'hybrid-max-pe': expected <attention>-<pooling>-<pe\\|nope>.*params` lists all",
         ),
         (
             ["train", "--variant", "classical-cmx-pe", "--protocol", "gpu"],
@@ -49,10 +50,30 @@ def test_the_sweep_covers_every_variant_and_three_seeds_of_cmx_pe():
 def test_the_converged_sweep_runs_every_paper_variant_with_three_seeds():
     plan = experiments.sweep_plan(protocol="converged")
     assert len(plan) == len(set(plan)) == 22 * 3
-    assert {v for v, _ in plan} == set(all_variants(experiments.PAPER_ATTENTIONS))
+    assert {v for v, _ in plan} == set(all_variants())
     assert {s for _, s in plan} == {0, 1, 2}
     assert plan[:3] == [("classical-cmx-pe", 0), ("classical-cmx-pe", 1), ("classical-cmx-pe", 2)]
     assert experiments.get_protocol("converged").epochs == 40
+
+
+def test_the_design_sweep_holds_chapter_nine_runs():
+    from qvit_lib.models import ViTConfig
+
+    plan = experiments.sweep_plan(family="design")
+    assert len(plan) == len(set(plan)) == 13 and {s for _, s in plan} == {0}
+    grid = {
+        (c.attention, c.feed_forward, c.rk_order)
+        for c in (ViTConfig.from_variant(v) for v, _ in plan)
+        if c.attention != "hybrid"
+    }
+    expected = {(a, f, k) for a in ("classical", "hybrid-angle", "qproj") for f in ("mlp", "qmlp") for k in (1, 4)}
+    assert grid | {("classical", "mlp", 1), ("hybrid-angle", "mlp", 1)} == expected | {
+        ("classical", "mlp", 2),
+        ("classical", "mlp", 3),
+    }
+    assert ("hybrid-cmx-pe-qmlp", 0) in plan
+    with pytest.raises(ConfigError, match="unknown sweep family"):
+        experiments.sweep_plan(family="all")
 
 
 def test_a_run_writes_its_results_and_a_sweep_skips_it(tmp_path):

@@ -25,10 +25,49 @@ def test_variant_names():
         assert ViTConfig.from_variant(name).variant == name
 
 
-@pytest.mark.parametrize("name", ["classical-max-pe", "quantum-cmx-pe", "classical-cmx", "cmx-pe", "classical-cmx-yes"])
-def test_unknown_variants_list_the_valid_ones(name):
-    with pytest.raises(ValueError, match=r"unknown variant .*valid variants: classical-cls-pe, .*none-cmn-nope"):
+@pytest.mark.parametrize(
+    "name",
+    [
+        "classical-max-pe",
+        "quantum-cmx-pe",
+        "classical-cmx",
+        "cmx-pe",
+        "classical-cmx-yes",
+        "classical-cmx-pe-rk",
+        "classical-cmx-pe-rk4-qmlp",
+        "classical-cmx-pe-qmlp-qmlp",
+    ],
+)
+def test_unknown_variants_explain_the_grammar(name):
+    with pytest.raises(ValueError, match=r"unknown variant .*<attention>-<pooling>-<pe\|nope>\[-qmlp\]\[-rk2"):
         ViTConfig.from_variant(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("none-cmx-pe-qmlp", "no encoder layers"),
+        ("none-cmn-nope-rk2", "no encoder layers"),
+        ("classical-cmx-pe-rk1", "drop the -rk1 suffix"),
+        ("classical-cmx-pe-rk5", "no Runge–Kutta order 5"),
+        ("none-cls-pe", "class token never sees the image"),
+    ],
+)
+def test_invalid_combinations_are_refused_with_a_reason(name, message):
+    with pytest.raises(ValueError, match=message):
+        ViTConfig.from_variant(name)
+
+
+def test_every_variant_round_trips_through_its_name():
+    names = models.every_variant()
+    # 4 attention kinds with layers × 3 poolings × 2 encodings × 2 feed-forwards × 4 orders, + none's 4
+    assert len(names) == len(set(names)) == 4 * 3 * 2 * 2 * 4 + 4
+    for name in names:
+        config = ViTConfig.from_variant(name)
+        assert config.variant == name
+    assert ViTConfig.from_variant("hybrid-angle-cmx-pe-qmlp-rk4").feed_forward_loader == "angle"
+    assert ViTConfig.from_variant("hybrid-cmx-pe-qmlp").feed_forward_loader == "hadamard"
+    assert ViTConfig.from_variant("qproj-cmx-pe-qmlp").feed_forward_loader == "angle"
 
 
 def test_none_with_class_token_is_refused():
@@ -110,6 +149,13 @@ def test_gradient_reaches_every_parameter(name):
         ("hybrid-angle-cmx-pe", 4585),
         ("hybrid-angle-cls-nope", 4601),
         ("none-cmx-pe", 1105),
+        # chapter 9: qmlp replaces 2·16·16 + 16 + 16 = 544 by 3·16 = 48 per layer; qproj has 4·16 = 64 angles
+        ("classical-cmx-pe-qmlp", 4785 - 5 * (544 - 48)),
+        ("hybrid-cmx-pe-qmlp", 4585 - 5 * (544 - 48)),
+        ("hybrid-angle-cmx-pe-qmlp-rk4", 4585 - 5 * (544 - 48)),
+        ("qproj-cmx-pe", 1105 + 5 * (64 + 544)),
+        ("qproj-cls-pe-qmlp", 1105 + 16 + 5 * (64 + 48)),
+        ("classical-cmx-pe-rk3", 4785),
     ],
 )
 def test_parameter_counts_of_the_paper(name, expected):
@@ -122,19 +168,22 @@ def test_parameter_counts_of_the_paper(name, expected):
     [(1, 8, 2, 8, 16), (3, 12, 3, 24, 64), (0, 16, 4, 16, 32), (2, 32, 8, 64, 32), (2, 12, 2, 8, 32)],
 )
 def test_parameter_formula_for_other_hyper_parameters(n_layers, d_token, n_heads, d_ff, d_patch):
-    for pooling, attention in itertools.product(("cls", "cmx", "cmn"), models.ATTENTIONS):
-        if attention == "none" and pooling == "cls":
+    for pooling, attention, ff in itertools.product(("cls", "cmx", "cmn"), models.ATTENTIONS, models.FEED_FORWARDS):
+        if attention == "none" and (pooling == "cls" or ff == "qmlp"):
             continue
-        config = ViTConfig(
-            attention=attention,
-            pooling=pooling,
-            n_layers=n_layers,
-            d_token=d_token,
-            n_heads=n_heads,
-            d_ff=d_ff,
-            d_patch=d_patch,
-        )
-        assert count_parameters(build_model(config)) == parameter_formula(config)
+        for layers in (1, 2) if attention == "qproj" and d_token <= 8 else (1,):
+            config = ViTConfig(
+                attention=attention,
+                pooling=pooling,
+                n_layers=n_layers,
+                d_token=d_token,
+                n_heads=n_heads,
+                d_ff=d_ff,
+                d_patch=d_patch,
+                feed_forward=ff,
+                projection_layers=layers,
+            )
+            assert count_parameters(build_model(config)) == parameter_formula(config)
     # A class token costs d_t; classical minus hybrid is the paper's n_l·(d_t·(3·d_h − 9) − 2·n_h).
     cls_config = ViTConfig(
         pooling="cls", n_layers=n_layers, d_token=d_token, n_heads=n_heads, d_ff=d_ff, d_patch=d_patch
@@ -236,3 +285,70 @@ def test_constant_encoding_is_the_public_codes_vector():
     assert vector[:3].tolist() == pytest.approx([1.0, math.sin(1.0), math.cos(2 / 10000 ** (1 / 16))], abs=1e-7)
     assert [round(v, 3) for v in vector[:3].tolist()] == [1.0, 0.841, 0.431]
     assert torch.equal(models.constant_encoding(3, 16)[2], vector)  # the same for every position
+
+
+NEW_VARIANTS = [
+    "classical-cmx-pe-qmlp",
+    "hybrid-cmx-pe-qmlp",
+    "hybrid-angle-cls-pe-qmlp",
+    "qproj-cmx-pe",
+    "qproj-cls-nope-qmlp",
+    "classical-cmn-pe-rk2",
+    "hybrid-angle-cmx-pe-rk3",
+    "qproj-cmx-pe-qmlp-rk4",
+    "hybrid-cmx-nope-rk4",
+]
+
+
+@pytest.mark.parametrize("name", NEW_VARIANTS)
+def test_new_variants_run_batch_independently_and_train_every_parameter(name):
+    model = build_model(name, seed=0).double()
+    x = tokens(8).double()
+    full = model(x)
+    assert full.shape == (8,)
+    assert torch.allclose(torch.cat([model(x[:3]), model(x[3:])]), full, atol=1e-12)
+    full.sum().backward()
+    blind = blind_parameters(name.split("-qmlp")[0].split("-rk")[0])
+    if name.startswith("hybrid-") and not name.startswith("hybrid-angle") and "-qmlp" in name:
+        # H·RX in the feed-forward too: a constant output, so the value circuits feeding it get no gradient
+        blind |= {f"layers.{i}.attention.theta_v" for i in range(5)}
+    for parameter_name, parameter in model.named_parameters():
+        grad = torch.zeros(()) if parameter.grad is None else parameter.grad
+        if parameter_name in blind:
+            assert grad.abs().max() < 1e-12, parameter_name
+        else:
+            assert grad.abs().sum() > 1e-8, parameter_name
+
+
+@pytest.mark.parametrize("name", ["classical-cmx-pe", "hybrid-angle-cls-pe", "hybrid-cmn-nope", "qproj-cmx-pe-qmlp"])
+def test_order_one_is_todays_layer_bit_for_bit(name):
+    model = build_model(name, seed=2)
+    x = tokens(4)
+    z = model.embed(x)
+    for layer in model.layers:
+        reference = layer(z)[0]
+        assert torch.equal(model.integrate(layer, z, None), reference)
+        # and the layer is x + f(x) with the f the higher orders use, to rounding
+        assert torch.allclose(z + layer.increment(z), reference, atol=1e-6)
+        z = reference
+
+
+def test_runge_kutta_steps_have_their_order_on_a_linear_ode():
+    from qvit_lib.integrators import runge_kutta_step
+
+    lam = torch.tensor(0.1, dtype=torch.float64)
+    for order in (1, 2, 3, 4):
+        step = runge_kutta_step(lambda x: lam * x, torch.tensor(1.0, dtype=torch.float64), order)
+        taylor = sum(lam**k / math.factorial(k) for k in range(order + 1))
+        assert abs(float(step - taylor)) < 1e-15  # an order-k method is exact to the λ^k term on dx/dt = λx
+        assert abs(float(step - torch.exp(lam))) > 0.5 * float(lam ** (order + 1)) / math.factorial(order + 1)
+
+
+def test_higher_orders_evaluate_the_layer_k_times():
+    for order in (2, 3, 4):
+        model = build_model(f"classical-cmx-pe-rk{order}", seed=0)
+        calls: list[int] = []
+        handle = model.layers[0].mlp.register_forward_hook(lambda *_, seen=calls: seen.append(1))
+        model(tokens(2))
+        handle.remove()
+        assert len(calls) == order
