@@ -497,10 +497,17 @@ def sweep_in_processes(
     return done
 
 
-def load_results(protocol: str, results_dir: Path | None = None) -> dict[str, dict[str, object]]:
-    """Every committed result of a protocol, keyed by run name (variant, ``-seed<S>``)."""
+def load_results(
+    protocol: str, results_dir: Path | None = None, variants: list[str] | tuple[str, ...] | None = None
+) -> dict[str, dict[str, object]]:
+    """Every committed result of a protocol, keyed by run name (variant, ``-seed<S>``).
+
+    ``variants``: only the runs of these variants (e.g. :func:`~qvit_lib.models.all_variants`,
+    the paper's 22, when chapter 9's runs share the directory).
+    """
     root = (results_dir or RESULTS_DIR) / protocol
-    return {path.stem: json.loads(path.read_text()) for path in sorted(root.glob("*.json"))}
+    records = {path.stem: json.loads(path.read_text()) for path in sorted(root.glob("*.json"))}
+    return {k: r for k, r in records.items() if variants is None or r["variant"] in variants}
 
 
 def results_table(results: dict[str, dict[str, object]]) -> list[dict[str, object]]:

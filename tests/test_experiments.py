@@ -126,7 +126,8 @@ def test_sweep_workers_share_the_plan_and_train_single_threaded(tmp_path):
     assert not list((tmp_path / "quick").glob("*.lock"))
 
 
-COMMITTED = sorted(experiments.load_results("cpu"))
+# The converged protocol trains on the cpu protocol's events: the same test split.
+COMMITTED = [(p, name) for p in ("cpu", "converged") for name in sorted(experiments.load_results(p))]
 
 
 @pytest.fixture(scope="module")
@@ -137,13 +138,13 @@ def cpu_test_slice():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", COMMITTED)
-def test_every_committed_model_loads_and_reproduces_its_metrics(name, cpu_test_slice, monkeypatch):
+@pytest.mark.parametrize(("protocol", "name"), COMMITTED)
+def test_every_committed_model_loads_and_reproduces_its_metrics(protocol, name, cpu_test_slice, monkeypatch):
     """load_trained rebuilds each committed run from its JSON; on the first test events it gives
     the metrics recorded when it was trained (to float32 rounding across processors)."""
     monkeypatch.delenv("QVIT_DATA", raising=False)
-    record = experiments.load_results("cpu")[name]
-    model, loaded = experiments.load_trained(record["variant"], "cpu", record["seed"])
+    record = experiments.load_results(protocol)[name]
+    model, loaded = experiments.load_trained(record["variant"], protocol, record["seed"])
     assert loaded == record
     from qvit_lib.training import evaluate
 
