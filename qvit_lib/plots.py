@@ -363,6 +363,9 @@ def _circuit_columns(kind: str, loader: str, d: int) -> list:
     """Drawing columns: a list of (qubit, label, role) gates, or a (control, target) CNOT."""
     sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
     layer = lambda label, role: [(q, label(q).translate(sub), role) for q in range(d)]  # noqa: E731
+    if kind == "projection":  # AngleEmbedding, then BasicEntanglerLayers with L = 1
+        ring = [(0, 1)] if d == 2 else [(q, (q + 1) % d) for q in range(d)]
+        return [layer(lambda q: f"RX(x{q})", "loader"), layer(lambda q: f"RX(w{q})", "ansatz"), *ring]
     columns = [layer(lambda q: "H", "loader")] if loader == "hadamard" else []
     columns += [
         layer(lambda q: f"RX(x{q})", "loader"),
@@ -377,8 +380,9 @@ def _circuit_columns(kind: str, loader: str, d: int) -> list:
 
 
 def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4) -> plt.Figure:
-    """The query/key or value circuit, the data loader (inputs x) and the ansatz (angles θ) in
-    two colours. Every circuit is drawn at the same scale, so two figures compare directly."""
+    """The query/key, value or projection circuit (chapter 9's, one layer), the data loader
+    (inputs x) and the ansatz (angles θ, w) in two colours. Every circuit is drawn at the same
+    scale, so two figures compare directly."""
     columns = _circuit_columns(kind, loader, n_qubits)
     widths = [_CNOT_WIDTH if isinstance(c, tuple) else _GATE_WIDTH for c in columns]
     total = 0.8 + sum(widths) + 1.0
@@ -413,9 +417,9 @@ def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4) -> plt.
     handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colours[r], edgecolor="#333") for r in ("loader", "ansatz")]
     ax.legend(
         handles,
-        ["data loader: inputs x", "ansatz: trained angles θ"],
+        ["data loader: inputs x", f"ansatz: trained angles {'w' if kind == 'projection' else 'θ'}"],
         loc="lower left",
-        ncol=2,
+        ncol=2 if total * _INCHES_PER_UNIT > 5 else 1,  # a narrow circuit: one entry per row
         bbox_to_anchor=(0, 1.0),
         frameon=False,
     )
@@ -602,3 +606,83 @@ def circuit_spectrum(theta_q, theta_k, theta_v, n_qubits: int = 4) -> plt.Figure
     axes[-1].set_xticks(range(len(modes)), modes, rotation=90, fontsize=9, family="monospace")
     axes[-1].set_xlabel("Fourier mode: the constant, then the frequency vector n")
     return fig
+
+
+def runge_kutta_orbits(steps: int = 12) -> plt.Figure:
+    """Chapter 9's integrators on dx/dt = A x with A a rotation generator: steps of size 1.
+
+    The exact flow keeps |x| = 1. Euler's step (today's residual layer) spirals outwards;
+    each higher order stays closer to the circle.
+    """
+    import torch
+
+    from .integrators import TABLEAUS, runge_kutta_step
+
+    generator = torch.tensor([[0.0, -0.5], [0.5, 0.0]], dtype=torch.float64)
+    fig, (ax, ax_r) = column_figure(1, 2, height=3.5)
+    angle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(angle), np.sin(angle), color="black", lw=0.8, ls="--", label="exact flow")
+    for order, colour in zip(TABLEAUS, ("tab:red", "tab:orange", "tab:green", "tab:blue")):
+        x = torch.tensor([1.0, 0.0], dtype=torch.float64)
+        path = [x]
+        for _ in range(steps):
+            x = runge_kutta_step(lambda z: generator @ z, x, order)
+            path.append(x)
+        points = torch.stack(path).numpy()
+        label = "Euler (RK1)" if order == 1 else f"RK{order}"
+        ax.plot(points[:, 0], points[:, 1], "o-", ms=3, color=colour, label=label)
+        ax_r.plot(range(1, steps + 1), np.abs(np.linalg.norm(points[1:], axis=1) - 1), "o-", ms=3, color=colour)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=5)
+    ax_r.set_yscale("log")
+    ax_r.set_xlabel("steps of size 1 (layers)")
+    ax_r.set_ylabel("| |x| − 1 |  (error of the radius)")
+    return fig
+
+
+def auc_vs_parameters(points: Sequence[Mapping[str, object]], yardstick: float, ax: plt.Axes | None = None) -> plt.Axes:
+    """Test AUC against trainable parameters, one marker per run; the seed spread as an error bar.
+
+    ``points``: mappings with ``variant``, ``parameters``, ``auc`` and ``family`` (legend
+    group); ``yardstick``: the standard deviation of the AUC over seeds, drawn on every point.
+    """
+    if ax is None:
+        _, ax = column_figure(1, 1, height=4.4)
+    markers = {
+        "paper": ("o", "tab:grey"),
+        "qmlp": ("s", "tab:purple"),
+        "qproj": ("^", "tab:green"),
+        "rk": ("D", "tab:orange"),
+    }
+    seen = set()
+    for point in points:
+        marker, colour = markers[point["family"]]
+        label = None if point["family"] in seen else point["family"]
+        seen.add(point["family"])
+        ax.errorbar(
+            point["parameters"],
+            point["auc"],
+            yerr=yardstick,
+            fmt=marker,
+            color=colour,
+            ms=5,
+            capsize=2,
+            lw=0.8,
+            label=label,
+        )
+    for point in points:
+        if point.get("annotate"):
+            ax.annotate(
+                point["variant"],
+                (point["parameters"], point["auc"]),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=9,
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("test ROC AUC")
+    ax.legend(title="variant family (error bar: seed SD)", loc="lower right")
+    return ax
