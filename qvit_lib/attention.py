@@ -34,6 +34,7 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .fused import SeriesWeights
+    from .fused.noise import Execution
 
 
 def softmax(scores: torch.Tensor) -> torch.Tensor:
@@ -141,8 +142,13 @@ class HybridMultiHeadAttention(nn.Module):
 
     ``loader`` is the data loader: "hadamard" (the paper, blind to its input) or "angle".
     ``backend`` "fused" uses the exact torch simulator (:mod:`qvit_lib.fused`); any other
-    value is a PennyLane device name and runs the QNodes there, slowly.
+    value is a PennyLane device name and runs the QNodes there, slowly. :meth:`run_as`
+    makes the fused circuits return what a device would: shot estimates, gate noise and
+    readout errors (:mod:`qvit_lib.fused.noise`, chapter 10).
     """
+
+    execution: Execution | None = None  # None: exact expectations
+    generator: torch.Generator | None = None  # draws the shots
 
     def __init__(self, d_token: int, n_heads: int, loader: str = "hadamard", backend: str = "fused") -> None:
         super().__init__()
@@ -167,12 +173,24 @@ class HybridMultiHeadAttention(nn.Module):
             return self._fused(heads, series)
         return self._on_device(heads)
 
+    def run_as(self, execution: Execution | None, generator: torch.Generator | None = None) -> None:
+        """Run the circuits as ``execution`` says (None or exact: the exact simulator)."""
+        if execution is not None and not execution.exact and self.backend != "fused":
+            raise ConfigError(f"shots and noise are modelled by the fused backend only, not by {self.backend!r}")
+        self.execution = None if execution is None or execution.exact else execution
+        self.generator = generator
+
     def _fused(
         self, heads: torch.Tensor, series: SeriesWeights | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from .fused import head_expectations
+        from .fused.noise import head_outputs
 
-        values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.loader, series=series)
+        if self.execution is None:
+            values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.loader, series=series)
+        else:
+            angles = (self.theta_q, self.theta_k, self.theta_v)
+            values = head_outputs(heads, *angles, self.loader, self.execution, self.generator)
         # Split in the engine's own layout (head, output, tokens): the gradients then come back
         # as one contiguous block instead of three zero-filled copies of every output.
         q, k, v = values.movedim((-2, -1), (0, 1)).split([1, 1, self.d_head], dim=1)

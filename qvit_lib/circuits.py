@@ -299,3 +299,52 @@ def compare_wide_with_backend(
         grads = torch.autograd.grad((out * weights).sum(), (x, theta), allow_unused=True, materialize_grads=True)
         results.append([out, *grads])
     return {name: float((a - b).abs().max().detach()) for name, a, b in zip(("⟨Z⟩", "d/dx", "d/dθ"), *results)}
+
+
+def device_model_qnode(
+    kind: str,
+    n_qubits: int,
+    loader: str = "angle",
+    depolarizing: float = 0.0,
+    readout: float = 0.0,
+    shots: int | None = None,
+    copies: int = 1,
+    seed: int = 0,
+) -> Callable:
+    """A QNode ``f(x, theta)`` of the attention circuit as run on a noisy device (chapter 10).
+
+    Depolarising noise of strength ``depolarizing`` after every gate, on each of its wires,
+    loader gates included, and a readout error as a bit flip of probability ``readout`` on
+    every wire before the measurement, on PennyLane's ``default.mixed``. (Its own
+    ``readout_prob`` option fails with expectation values in PennyLane 0.45; a bit flip
+    just before measuring Z is the same symmetric readout error.) With ``shots``,
+    ``default.qubit`` (no noise) returns ``copies`` shot estimates of ⟨Z⟩ per call.
+    """
+    import pennylane as qml
+
+    check_qubits(n_qubits)
+    check_loader(loader)
+    circuits = {"query_key": query_key_circuit, "value": value_circuit}
+    if kind not in circuits:
+        raise ConfigError(f"unknown circuit {kind!r}; valid: {', '.join(circuits)}")
+    if shots is not None:
+        if depolarizing or readout:
+            raise ConfigError("shots are compared on default.qubit, without noise; use shots=None with noise")
+        dev = qml.device("default.qubit", wires=n_qubits, seed=seed)
+    else:
+        dev = qml.device("default.mixed", wires=n_qubits)
+
+    def noisy(x, theta):
+        with qml.queuing.AnnotatedQueue() as queue:
+            measured = circuits[kind]([x[..., j] for j in range(n_qubits)], theta, loader)
+        for op in queue.queue:
+            if isinstance(op, qml.operation.Operator) and not isinstance(op, qml.measurements.MeasurementProcess):
+                qml.apply(op)
+                for wire in op.wires if depolarizing else ():
+                    qml.DepolarizingChannel(depolarizing, wires=wire)
+        for wire in range(n_qubits) if readout else ():
+            qml.BitFlip(readout, wires=wire)
+        return [qml.apply(m) for m in measured] if isinstance(measured, list) else qml.apply(measured)
+
+    qnode = qml.qnode(dev, interface="torch", diff_method="backprop" if shots is None else None)(noisy)
+    return qnode if shots is None else qml.set_shots(qnode, shots=[(shots, copies)] if copies > 1 else shots)

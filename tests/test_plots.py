@@ -102,6 +102,13 @@ def _figures():
     for kind in ("query_key", "value"):
         for loader in ("hadamard", "angle"):
             yield f"draw_circuit {kind} {loader}", plots.draw_circuit(kind, loader)
+    yield "draw_circuit projection", plots.draw_circuit("projection", "angle", n_qubits=6)
+    yield "runge_kutta_orbits", plots.runge_kutta_orbits()
+    points = [
+        {"variant": v, "parameters": n, "auc": a, "family": f, "annotate": f != "paper"}
+        for v, n, a, f in [("c", 4785, 0.78, "paper"), ("q", 2305, 0.77, "qmlp"), ("p", 4145, 0.76, "qproj")]
+    ]
+    yield "auc_vs_parameters", plots.auc_vs_parameters(points, yardstick=0.01).figure
     yield "sweep_curves", plots.sweep_curves(results, ["classical", "hybrid"])
     yield "roc_curves", plots.roc_curves(results, ["classical-cmx-pe"]).figure
     yield "bench_backends", plots.bench_backends(_bench()).figure
