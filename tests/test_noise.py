@@ -250,3 +250,38 @@ def test_only_the_fused_backend_models_a_device():
     head = HybridMultiHeadAttention(16, 4, "angle", backend="default.qubit")
     with pytest.raises(ConfigError, match="fused backend only"):
         head.run_as(noise.Execution(shots=10))
+
+
+def test_circuit_budget_counts_every_circuit_and_parameter_shift():
+    from qvit_lib import hardware
+
+    paper = hardware.circuit_budget("hybrid-angle-cmx-pe", shots=100)
+    # 32 tokens × 5 layers × 4 heads × (query, key, value)
+    assert paper["executions_inference"] == 32 * 5 * 4 * 3 == 1920
+    # each circuit again twice per angle and per input: Q and K 13 + 4, V 12 + 4
+    assert paper["executions_training_step"] == 1920 + 32 * 5 * 4 * (2 * 2 * 17 + 2 * 16)
+    assert paper["shots_inference"] == 192_000
+    assert hardware.circuit_budget("qproj-cmx-pe-qmlp-rk4")["executions_inference"] == 32 * 5 * 4 * (4 + 1)
+    assert hardware.circuit_budget("classical-cmx-pe")["executions_inference"] == 0
+
+
+def test_robustness_scan_and_fine_tuning_run_on_a_small_model():
+    from qvit_lib import hardware
+    from qvit_lib.models import build_model
+
+    g = torch.Generator().manual_seed(1)
+    tokens, labels = torch.rand(24, 32, 32, generator=g), (torch.arange(24) % 2).float()
+    model = build_model("hybrid-angle-cmx-pe", seed=0)
+    scan = hardware.robustness_scan(
+        model, tokens, labels, shots=(10, 1000), depolarizing=(0.01,), readout=(0.05,), seeds=(0, 1), progress=False
+    )
+    assert [(r["knob"], r["shots"], r["seed"]) for r in scan["rows"][:4]] == [
+        ("shots", 10, 0),
+        ("shots", 10, 1),
+        ("shots", 1000, 0),
+        ("shots", 1000, 1),
+    ]
+    assert {r["knob"] for r in scan["rows"]} == {"shots", "depolarizing", "readout"} and scan["events"] == 24
+    tuned = hardware.fine_tune_with_shots(model, (tokens, labels), (tokens, labels), shots=50, epochs=1, progress=False)
+    assert len(tuned["history"]) == 1 and tuned["best_epoch"] == 1
+    assert all(head.execution is None for head in hardware.hybrid_heads(model))  # exact again afterwards
