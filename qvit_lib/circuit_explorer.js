@@ -50,6 +50,42 @@ function simulate(loader, kind, x, theta) {
   return { measured, expectations, probabilities };
 }
 
+// Shots: a seeded generator (mulberry32, 32-bit integer arithmetic, the same in Python) draws
+// each run's bit string from the probabilities by inverse transform. Re-seeded at every
+// render, so a setting always shows the same sample — in the page and in Python.
+function mulberry32(seed) {
+  let a = seed | 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sampleCounts(probabilities, shots, seed) {
+  const counts = new Array(probabilities.length).fill(0);
+  const cumulative = [];
+  probabilities.reduce((sum, p, i) => (cumulative[i] = sum + p), 0);
+  const random = mulberry32(seed);
+  for (let s = 0; s < shots; s++) {
+    const u = random() * cumulative[cumulative.length - 1];
+    let i = 0;
+    while (i < cumulative.length - 1 && cumulative[i] <= u) i++;
+    counts[i]++;
+  }
+  return counts;
+}
+
+// ⟨Z_q⟩ estimated from the counts: the mean of ±1, with its standard error √((1 − m²)/S).
+function estimate(counts, q, d, shots) {
+  const mask = 1 << (d - 1 - q);
+  const mean = counts.reduce((sum, n, i) => sum + (i & mask ? -n : n), 0) / shots;
+  return [mean, Math.sqrt(Math.max(1 - mean * mean, 0) / shots)];
+}
+
+const SHOT_CHOICES = [0, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000];  // 0: exact
+
 // The circuit as drawing columns: each a list of gates [qubit, label, role] (role "loader"
 // or "ansatz") or one CNOT {control, target}. Gate columns are wide, CNOT columns narrow,
 // so every circuit of the book is drawn at the same scale within the page's width.
@@ -119,16 +155,16 @@ function legend() {
     "<span class='qx-swatch qx-ansatz'></span> ansatz: the trained angles θ</div>";
 }
 
-function slider(label, value, min, max, onInput) {
+function slider(label, value, min, max, onInput, step = 0.01, format = (v) => v.toFixed(2)) {
   const row = document.createElement("label");
   row.className = "qx-slider";
   const name = document.createElement("span");
   name.textContent = label;
   const input = document.createElement("input");
-  Object.assign(input, { type: "range", min, max, step: 0.01, value });
+  Object.assign(input, { type: "range", min, max, step, value });
   const readout = document.createElement("span");
   readout.className = "qx-readout";
-  const show = () => { readout.textContent = (+input.value).toFixed(2); };
+  const show = () => { readout.textContent = format(+input.value); };
   input.addEventListener("input", () => { show(); onInput(+input.value); });
   show();
   row.append(name, input, readout);
@@ -157,6 +193,17 @@ function render({ model, el }) {
   model.get("x").forEach((v, j) => inputs.append(slider(`x${sub(j)}`, v, -3.14, 3.14, (value) => set("x", j, value))));
   model.get("theta").forEach((v, k) => angles.append(slider(`θ${sub(k)}`, v, 0, 6.28, (value) => set("theta", k, value))));
   controls.append(inputs, angles);
+  if (model.get("show_shots")) {
+    const runs = document.createElement("div");
+    runs.className = "qx-shots";
+    runs.innerHTML = "<div class='qx-head'>shots per circuit (0: exact)</div>";
+    const index = Math.max(0, SHOT_CHOICES.indexOf(model.get("shots")));
+    runs.append(slider("S", index, 0, SHOT_CHOICES.length - 1, (i) => {
+      model.set("shots", SHOT_CHOICES[i]);
+      model.save_changes();
+    }, 1, (i) => (SHOT_CHOICES[i] ? SHOT_CHOICES[i].toLocaleString("en") : "exact")));
+    controls.append(runs);
+  }
   const results = document.createElement("div");
   results.className = "qx-results";
   const readout = document.createElement("table");
@@ -170,20 +217,38 @@ function render({ model, el }) {
 
   const update = () => {
     const { measured, expectations, probabilities } = simulate(loader, kind, model.get("x"), model.get("theta"));
-    readout.innerHTML = "<caption>⟨Z⟩ of the measured qubits</caption>" + measured.map((q, i) =>
-      `<tr><td>⟨Z${sub(q)}⟩</td><td class="qx-value" data-value="${expectations[i]}">${expectations[i] >= 0 ? "+" : "−"}${Math.abs(expectations[i]).toFixed(4)}</td></tr>`
-    ).join("");
-    bars.innerHTML = "<div class='qx-head'>P(basis state)</div>" + probabilities.map((p, i) =>
-      `<div class="qx-bar"><span>|${i.toString(2).padStart(d, "0")}⟩</span><span class="qx-fill" style="width:${(100 * p).toFixed(1)}%"></span><span>${p.toFixed(3)}</span></div>`
-    ).join("");
+    const shots = model.get("show_shots") ? model.get("shots") : 0;
+    const counts = shots ? sampleCounts(probabilities, shots, model.get("sample_seed")) : null;
+    const sign = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(4)}`;
+    readout.innerHTML = "<caption>⟨Z⟩ of the measured qubits</caption>" + measured.map((q, i) => {
+      let row = `<tr><td>⟨Z${sub(q)}⟩</td><td class="qx-value" data-value="${expectations[i]}">${sign(expectations[i])}</td>`;
+      if (counts) {
+        const [mean, error] = estimate(counts, q, d, shots);
+        row += `<td class="qx-estimate" data-value="${mean}" data-error="${error}">${sign(mean)} ± ${error.toFixed(4)}</td>`;
+      }
+      return row + "</tr>";
+    }).join("") + (counts ? `<tr><td></td><td>exact</td><td>from ${shots.toLocaleString("en")} shots</td></tr>` : "");
+    bars.innerHTML = `<div class='qx-head'>${counts ? "P(basis state), exact (blue) and sampled (orange)" : "P(basis state)"}</div>` +
+      probabilities.map((p, i) => {
+        const state = `<span>|${i.toString(2).padStart(d, "0")}⟩</span>`;
+        if (!counts) {
+          return `<div class="qx-bar">${state}<span class="qx-fill" style="width:${(100 * p).toFixed(1)}%"></span><span>${p.toFixed(3)}</span></div>`;
+        }
+        const f = counts[i] / shots;  // exact (blue) above, sampled (orange) below
+        return `<div class="qx-bar">${state}<span class="qx-pair"><span class="qx-fill" style="width:${(100 * p).toFixed(1)}%"></span>` +
+          `<span class="qx-fill qx-sampled" style="width:${(100 * f).toFixed(1)}%"></span></span>` +
+          `<span>${p.toFixed(3)}</span><span class="qx-count" data-count="${counts[i]}">${f.toFixed(3)}</span></div>`;
+      }).join("");
   };
   drawing.innerHTML = legend() + circuitSVG(loader, kind, d, kind === "query_key" ? [0] : [...Array(d).keys()]);
   model.on("change:x", update);
   model.on("change:theta", update);
+  model.on("change:shots", update);
   update();
   return () => {
     model.off("change:x", update);
     model.off("change:theta", update);
+    model.off("change:shots", update);
   };
 }
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from qvit_lib import circuits
-from qvit_lib.widgets import CircuitExplorer
+from qvit_lib.widgets import SHOT_CHOICES, CircuitExplorer
 
 
 def pennylane_expectations(explorer: CircuitExplorer) -> list[float]:
@@ -43,6 +43,27 @@ def test_sliders_start_on_their_grid_and_the_sizes_follow_the_circuit():
     assert all(abs(v * 100 - round(v * 100)) < 1e-9 for v in value.x + value.theta)
 
 
+def test_shot_estimates_scatter_around_the_exact_values_with_their_standard_error():
+    explorer = CircuitExplorer("angle", "value", seed=4, shots=10_000)
+    estimates = explorer.estimates
+    assert sum(explorer.sampled_counts) == 10_000
+    for (mean, error), exact in zip(estimates, explorer.expectations):
+        assert abs(mean - exact) < 4.5 * error and error == pytest.approx(((1 - exact**2) / 10_000) ** 0.5, rel=0.05)
+    explorer.sample_seed = 1  # another seed, another sample; the same seed, the same sample
+    assert explorer.estimates != estimates
+    explorer.sample_seed = 4
+    assert explorer.estimates == estimates
+    explorer.shots = 0
+    assert explorer.estimates is None and CircuitExplorer("angle").estimates is None  # exact: no sample
+
+
+def test_the_generator_is_mulberry32():
+    from qvit_lib.widgets import mulberry32
+
+    draws = mulberry32(1)
+    assert [round(next(draws), 12) for _ in range(2)] == [0.627073940588, 0.002735721180]
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown circuit 'key'"):
         CircuitExplorer(kind="key")
@@ -50,6 +71,8 @@ def test_bad_arguments():
         CircuitExplorer(loader="dense")
     with pytest.raises(ValueError, match="at least 2 qubits"):
         CircuitExplorer(n_qubits=1)
+    with pytest.raises(ValueError, match="shots must be one of the slider's stops"):
+        CircuitExplorer(shots=50)
 
 
 # ----- the front end, in a page made from saved widget state (as the built book is)
@@ -65,6 +88,7 @@ def explorer_page(tmp_path_factory, browser):
         CircuitExplorer("hadamard", "query_key", seed=1),
         CircuitExplorer("angle", "value", seed=2),
         CircuitExplorer("hadamard", "value", seed=2, n_qubits=3),
+        CircuitExplorer("angle", "value", seed=5, shots=1_000),  # chapter 10's, with the shots slider
     ]
     directory = tmp_path_factory.mktemp("explorer-page")
     write_widget_page(widgets, directory)
@@ -74,7 +98,7 @@ def explorer_page(tmp_path_factory, browser):
         page.on("pageerror", lambda err: errors.append(str(err)))
         page.goto(f"{url}/index.html")
         page.wait_for_function(
-            "document.querySelectorAll('.qvit-explorer .qx-value').length === 1 + 1 + 4 + 3", timeout=30_000
+            "document.querySelectorAll('.qvit-explorer .qx-value').length === 1 + 1 + 4 + 3 + 4", timeout=30_000
         )
         yield page, widgets, errors
         page.close()
@@ -129,3 +153,35 @@ def test_a_wrong_front_end_would_be_caught(explorer_page):
     angle, paper = widgets[0], CircuitExplorer("hadamard", "query_key", seed=1)
     paper.x, paper.theta = angle.x, angle.theta
     assert page_values(page, 0) != pytest.approx(paper.expectations, abs=1e-6)
+
+
+def page_estimates(page, index: int) -> list[float]:
+    """The page's ⟨Z⟩ estimates and their errors, flattened: mean, error, mean, error, …"""
+    script = "i => [...document.querySelectorAll('.qvit-explorer')[i].querySelectorAll('.qx-estimate')]"
+    return page.evaluate(script + ".flatMap(e => [+e.dataset.value, +e.dataset.error])", index)
+
+
+def flat(estimates: list[tuple[float, float]] | None) -> list[float]:
+    return [v for pair in estimates or [] for v in pair]
+
+
+@pytest.mark.browser
+def test_the_shots_slider_samples_in_the_page_what_python_samples(explorer_page):
+    page, widgets, errors = explorer_page
+    index, explorer = len(widgets) - 1, widgets[-1]
+    assert all(not page_estimates(page, i) for i in range(index))  # only chapter 10's explorer has shots
+    for stop in (1_000, 10, 100_000):
+        shots_slider = 3 * explorer.n_qubits + explorer.n_qubits  # after the inputs and the angles
+        move_slider(page, index, shots_slider, SHOT_CHOICES.index(stop))
+        explorer.shots = stop
+        assert page_estimates(page, index) == pytest.approx(flat(explorer.estimates), abs=1e-12)
+        counts = page.evaluate(
+            "i => [...document.querySelectorAll('.qvit-explorer')[i].querySelectorAll('.qx-count')]"
+            ".map(e => +e.dataset.count)",
+            index,
+        )
+        assert counts == explorer.sampled_counts
+    wrong = CircuitExplorer("angle", "value", seed=5, shots=100_000)
+    wrong.x, wrong.theta, wrong.sample_seed = explorer.x, explorer.theta, explorer.sample_seed + 1
+    assert page_estimates(page, index) != pytest.approx(flat(wrong.estimates), abs=1e-12)  # another seed is caught
+    assert not errors
