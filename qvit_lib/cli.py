@@ -153,6 +153,42 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_device(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .experiments import get_protocol, load_results, run_name
+    from .hardware import run_device_scan, run_shot_fine_tuning
+    from .models import ATTENTION_LOADERS, ViTConfig
+
+    get_protocol(args.protocol)
+    if args.variant and ViTConfig.from_variant(args.variant).attention not in ATTENTION_LOADERS:
+        raise ConfigError(f"--variant {args.variant}: only hybrid attention runs on circuits of 4 qubits per head")
+    if args.fine_tune:
+        variant = args.variant or "hybrid-angle-cmx-pe"
+        options = {"shots": args.shots, "epochs": args.epochs, "n_events": args.events}
+        record = run_shot_fine_tuning(variant, args.protocol, **options)
+        for arm, result in record["arms"].items():
+            aucs = ", ".join(f"{m['auc']:.4f}" for m in result["shots"])
+            print(f"{arm:14s}: exact AUC {result['exact']['auc']:.4f}; at {args.shots} shots {aucs}")
+        return 0
+    runs = [
+        (r["variant"], r["seed"])
+        for r in load_results(args.protocol).values()
+        if (r["variant"] == args.variant if args.variant else r["variant"].startswith("hybrid-angle-"))
+        and r["config"]["feed_forward"] == "mlp"
+        and r["config"]["rk_order"] == 1
+    ]
+    if not runs:
+        raise SystemExit(f"device: no committed {args.variant or 'hybrid-angle'} run under protocol {args.protocol!r}")
+    for variant, seed in sorted(runs):
+        record = run_device_scan(variant, args.protocol, seed, n_events=args.events)
+        worst = min(r["auc"] for r in record["rows"] if r["knob"] == "shots")
+        print(
+            f"{run_name(variant, seed)}: exact AUC {record['exact']['auc']:.4f}, lowest with shots {worst:.4f} "
+            f"({record['wall_seconds']:.0f} s)"
+        )
+    return 0
+
+
 def _interruptible(work, resume_command: str):
     """Run ``work()``; on Ctrl-C say what was kept and how to go on, then exit with 130."""
     from .errors import TrainingInterrupted
@@ -273,6 +309,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     sw.set_defaults(run=_cmd_sweep)
+
+    device = commands.add_parser(
+        "device",
+        help="the committed hybrid-angle runs as a quantum computer would run them: shots, noise (chapter 10)",
+        description="Scan every committed hybrid-angle run of a protocol (or --variant) against shots, depolarising "
+        "noise and readout error, writing data/results/hardware/<run>.json; with --fine-tune, go on training "
+        "the seed-0 model with and without shots in the loop and compare.",
+    )
+    device.add_argument("--protocol", default="cpu", help="whose committed runs (default cpu)")
+    device.add_argument("--variant", default=None, help="one variant instead of every hybrid-angle one")
+    device.add_argument("--events", type=_positive_int, default=4000, help="test events per setting (default 4000)")
+    device.add_argument("--fine-tune", action="store_true", help="the fine-tuning experiment instead of the scan")
+    device.add_argument("--shots", type=_positive_int, default=100, help="shots in the loop, with --fine-tune")
+    device.add_argument("--epochs", type=_positive_int, default=2, help="epochs of fine-tuning, with --fine-tune")
+    device.set_defaults(run=_cmd_device)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument(

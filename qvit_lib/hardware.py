@@ -146,3 +146,124 @@ def circuit_budget(variant: str, shots: int = 1_000) -> dict[str, object]:
         "shots_inference": inference * shots,
         "shots_training_step": (inference + gradient) * shots,
     }
+
+
+HARDWARE_RESULTS = "hardware"  # data/results/hardware/: the scans and fine-tuning runs of chapter 10
+SCAN_EVENTS = 4_000  # test events per setting: the first of the protocol's test split
+
+
+def _record(**fields: object) -> dict[str, object]:
+    """A results record with what produced it: code, versions, machine, time."""
+    import datetime
+
+    from .provenance import code_version, run_machine, versions
+
+    return {
+        **fields,
+        "machine": run_machine("cpu"),
+        "versions": versions(),
+        "code": code_version(),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _write(record: dict[str, object], name: str, results_dir=None):
+    import json
+    import os
+
+    from .experiments import RESULTS_DIR
+
+    path = (results_dir or RESULTS_DIR) / HARDWARE_RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _test_events(protocol: str, n_events: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n_events`` of a protocol's test split: events its runs were tested on."""
+    from .data import EcalDataset
+    from .experiments import data_location, get_protocol
+
+    with EcalDataset(data_location(get_protocol(protocol))) as dataset:
+        return dataset.tokens("test", n_events)
+
+
+def run_device_scan(
+    variant: str, protocol: str = "cpu", seed: int = 0, n_events: int = SCAN_EVENTS, results_dir=None, **scan
+) -> dict[str, object]:
+    """:func:`robustness_scan` of a committed run, written to ``data/results/hardware/<run>.json``."""
+    import time
+
+    from .experiments import load_trained, run_name
+
+    model, _ = load_trained(variant, protocol, seed)
+    tokens, labels = _test_events(protocol, n_events)
+    start = time.perf_counter()
+    result = robustness_scan(model, tokens, labels, **scan)
+    record = _record(
+        variant=variant, protocol=protocol, seed=seed, **result, wall_seconds=round(time.perf_counter() - start, 1)
+    )
+    _write(record, run_name(variant, seed), results_dir)
+    return record
+
+
+def run_shot_fine_tuning(
+    variant: str = "hybrid-angle-cmx-pe",
+    protocol: str = "cpu",
+    *,
+    shots: int = 100,
+    epochs: int = 2,
+    n_train: int = 20_000,
+    n_events: int = SCAN_EVENTS,
+    sampling_seeds: tuple[int, ...] = (0, 1, 2),
+    results_dir=None,
+    progress: bool | None = None,
+) -> dict[str, object]:
+    """Does training with shot noise make a model robust to it? Two arms from the same committed run.
+
+    Both go on training the committed seed-0 model for ``epochs`` on the first ``n_train``
+    training events, validated on the first ``n_events`` of the validation split: one with
+    exact expectations, one with ``shots`` in the loop (validation too). Both are then
+    tested exactly and at ``shots`` (several sampling seeds), beside the committed model.
+    """
+    import time
+
+    from .data import EcalDataset
+    from .experiments import data_location, get_protocol, load_trained
+    from .training import train
+
+    tokens, labels = _test_events(protocol, n_events)
+    with EcalDataset(data_location(get_protocol(protocol))) as dataset:
+        train_set, val_set = dataset.tokens("train", n_train), dataset.tokens("val", n_events)
+
+    def tested(model: nn.Module) -> dict[str, object]:
+        return {
+            "exact": device_metrics(model, tokens, labels, Execution()),
+            "shots": [device_metrics(model, tokens, labels, Execution(shots=shots, seed=s)) for s in sampling_seeds],
+        }
+
+    start = time.perf_counter()
+    arms: dict[str, object] = {"committed": tested(load_trained(variant, protocol).model)}
+    for arm in ("exact", "shots"):
+        model = load_trained(variant, protocol).model.train()
+        if arm == "shots":
+            run = fine_tune_with_shots(model, train_set, val_set, shots=shots, epochs=epochs, progress=progress)
+        else:
+            result = train(model, train_set, val_set, epochs=epochs, lr=1e-3, seed=0, progress=progress)
+            run = {"history": result.history, "best_epoch": result.best_epoch}
+        arms[f"tuned {arm}"] = {**run, **tested(model.eval())}
+    record = _record(
+        variant=variant,
+        protocol=protocol,
+        shots=shots,
+        epochs=epochs,
+        n_train=n_train,
+        events=n_events,
+        sampling_seeds=list(sampling_seeds),
+        arms=arms,
+        wall_seconds=round(time.perf_counter() - start, 1),
+    )
+    _write(record, f"{variant}-finetune-shots{shots}", results_dir)
+    return record

@@ -14,7 +14,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "qvit_lib", *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("command", [[], ["simulate"], ["info"], ["separability"], ["bench"]])
+@pytest.mark.parametrize("command", [[], ["simulate"], ["info"], ["separability"], ["bench"], ["device"]])
 def test_help(command):
     result = run(*command, "--help")
     assert result.returncode == 0
@@ -52,6 +52,8 @@ def test_simulate_pair_directory(tmp_path):
         (["simulate", "--n", "ten", "--out", "x.h5"], "expected a positive integer, got 'ten'"),
         (["simulate", "--out", "x.h5"], "the following arguments are required: --n"),
         (["bench", "--suite", "nope"], "invalid choice: 'nope'"),
+        (["device", "--variant", "classical-cmx-pe"], "only hybrid attention runs on circuits"),
+        (["device", "--events", "0"], "expected a positive integer, got 0"),
     ],
 )
 def test_bad_arguments_give_clear_messages(tmp_path, args, message):

@@ -285,3 +285,17 @@ def test_robustness_scan_and_fine_tuning_run_on_a_small_model():
     tuned = hardware.fine_tune_with_shots(model, (tokens, labels), (tokens, labels), shots=50, epochs=1, progress=False)
     assert len(tuned["history"]) == 1 and tuned["best_epoch"] == 1
     assert all(head.execution is None for head in hardware.hybrid_heads(model))  # exact again afterwards
+
+
+def test_a_committed_run_is_scanned_and_recorded(tmp_path):
+    import json
+
+    from qvit_lib import hardware
+
+    record = hardware.run_device_scan(
+        "hybrid-angle-cmx-pe", "cpu", 0, n_events=40, results_dir=tmp_path,
+        shots=(10,), depolarizing=(0.01,), readout=(), seeds=(0,), progress=False,
+    )  # fmt: skip
+    written = json.loads((tmp_path / "hardware" / "hybrid-angle-cmx-pe.json").read_text())
+    assert written["rows"] == record["rows"] and written["events"] == 40 and "commit" in written["code"]
+    assert [r["knob"] for r in written["rows"]] == ["shots", "depolarizing"]
