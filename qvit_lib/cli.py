@@ -170,12 +170,11 @@ def _cmd_device(args: argparse.Namespace) -> int:
             aucs = ", ".join(f"{m['auc']:.4f}" for m in result["shots"])
             print(f"{arm:14s}: exact AUC {result['exact']['auc']:.4f}; at {args.shots} shots {aucs}")
         return 0
+    paper_angle = {f"hybrid-angle-{p}-{e}" for p in ("cls", "cmx", "cmn") for e in ("pe", "nope")}
     runs = [
         (r["variant"], r["seed"])
         for r in load_results(args.protocol).values()
-        if (r["variant"] == args.variant if args.variant else r["variant"].startswith("hybrid-angle-"))
-        and r["config"]["feed_forward"] == "mlp"
-        and r["config"]["rk_order"] == 1
+        if (r["variant"] == args.variant if args.variant else r["variant"] in paper_angle)
     ]
     if not runs:
         raise SystemExit(f"device: no committed {args.variant or 'hybrid-angle'} run under protocol {args.protocol!r}")
