@@ -146,13 +146,18 @@ def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[st
                 f"{dataset.location}: protocol {protocol.name!r} needs {protocol.n_events} events, the data has "
                 f"{available}"
             )
-        fraction = min(1.0, protocol.n_events / available)
-        sizes = {split: int(round(dataset.split_size(split) * fraction)) for split in ("train", "val", "test")}
+        sizes = _split_sizes(protocol, dataset)
         sets = {split: tuple(t.to(device) for t in dataset.tokens(split, n)) for split, n in sizes.items()}
         description = dataset.describe()
     description["files"] = [shown_path(f) for f in description["files"]]
     description["used_split_sizes"] = sizes
     return sets, description
+
+
+def _split_sizes(protocol: Protocol, dataset) -> dict[str, int]:
+    """Events of each split a protocol uses: its share of the data's splits."""
+    fraction = min(1.0, protocol.n_events / (2 * dataset.n_per_class))
+    return {split: int(round(dataset.split_size(split) * fraction)) for split in ("train", "val", "test")}
 
 
 def result_paths(protocol: str, variant: str, seed: int = 0, results_dir: Path | None = None) -> tuple[Path, Path]:
@@ -541,3 +546,40 @@ def seed_spread(results: dict[str, dict[str, object]], variant: str, key: str = 
     if not values:
         raise KeyError(f"no results for {variant!r}")
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)
+
+
+def test_split(protocol: str) -> tuple[object, object]:
+    """The test events (tokens, labels) every run of a protocol was tested on."""
+    from .data import EcalDataset
+
+    chosen = get_protocol(protocol)
+    with EcalDataset(data_location(chosen)) as dataset:
+        return dataset.tokens("test", _split_sizes(chosen, dataset)["test"])
+
+
+def paired_comparison(
+    protocol: str, run_a: tuple[str, int], run_b: tuple[str, int], events: tuple[object, object] | None = None
+) -> dict[str, float]:
+    """DeLong's test of two committed runs' test AUCs on the same test events.
+
+    ``run_a`` and ``run_b`` are (variant, seed); ``events`` the protocol's test split if
+    already loaded (:func:`test_split`). The AUCs are recomputed from the committed weights
+    and checked against the records.
+    """
+    from .metrics import delong_test
+    from .training import predict_logits
+
+    tokens, labels = events if events is not None else test_split(protocol)
+    scores = []
+    for variant, seed in (run_a, run_b):
+        model, record = load_trained(variant, protocol, seed)
+        scores.append(predict_logits(model, tokens).detach().numpy())
+    result = delong_test(scores[0], scores[1], labels.numpy())
+    for key, (variant, seed) in zip(("auc_a", "auc_b"), (run_a, run_b)):
+        recorded = load_trained(variant, protocol, seed).record["test"]["auc"]
+        if abs(result[key] - recorded) > 1e-4:
+            raise CheckpointError(
+                f"{run_name(variant, seed)} ({protocol}): test AUC {result[key]:.5f} from its weights, "
+                f"{recorded:.5f} in its record; the committed files do not belong together"
+            )
+    return result

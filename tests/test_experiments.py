@@ -168,3 +168,16 @@ def test_load_trained_refuses_a_missing_run_and_foreign_weights(tmp_path):
     torch.save(build_model("classical-cmx-pe").state_dict(), root / "none-cmx-pe.pt")
     with pytest.raises(CheckpointError, match="weights of another model, not of none-cmx-pe"):
         experiments.load_trained("none-cmx-pe", "cpu", results_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_paired_comparison_of_two_committed_runs_on_their_test_events(monkeypatch):
+    monkeypatch.delenv("QVIT_DATA", raising=False)
+    events = experiments.test_split("cpu")
+    sets, _ = experiments.load_protocol_data(experiments.get_protocol("cpu"))
+    assert torch.equal(events[0], sets["test"][0]) and torch.equal(events[1], sets["test"][1])
+    result = experiments.paired_comparison("cpu", ("hybrid-cmx-pe", 0), ("none-cmx-pe", 0), events)
+    records = experiments.load_results("cpu")
+    assert result["auc_a"] == pytest.approx(records["hybrid-cmx-pe"]["test"]["auc"], abs=1e-4)
+    assert result["difference"] == pytest.approx(result["auc_a"] - result["auc_b"])
+    assert 0 < result["standard_error"] < 0.01 and 0 <= result["p_value"] <= 1
