@@ -478,6 +478,56 @@ def sweep_curves(results: Mapping[str, Mapping[str, object]], attentions: Sequen
     return fig
 
 
+def seed_band_curves(
+    results: Mapping[str, Mapping[str, object]],
+    metric: str,
+    attentions: Sequence[str] = ("hybrid", "classical"),
+) -> plt.Figure:
+    """The paper's Fig. 7 (``metric`` "loss") or Fig. 8 ("accuracy") with every seed of every run.
+
+    Rows: attention kinds (quantum first, as in the paper); columns: class token, column max,
+    column mean. Each panel holds both positional encodings (colour) and both curves, training
+    (dashed) and validation (solid): the mean over seeds, with a band of ± one standard
+    deviation where a variant has several seeds.
+    """
+    poolings = ("cls", "cmx", "cmn")
+    label = {"loss": "BCE loss", "accuracy": "accuracy"}[metric]
+    fig, axes = column_figure(
+        len(attentions), 3, height=2.0 * len(attentions) + 0.7, sharex=True, sharey=True, squeeze=False
+    )
+    colours = {"pe": "tab:red", "nope": "tab:blue"}
+    for row, attention in zip(axes, attentions):
+        for ax, pooling in zip(row, poolings):
+            for encoding, colour in colours.items():
+                runs = [r for r in results.values() if r["variant"] == f"{attention}-{pooling}-{encoding}"]
+                if not runs:
+                    continue
+                epochs = min(len(r["history"]) for r in runs)
+                x = np.arange(1, epochs + 1)
+                for split, line in (("train", "--"), ("val", "-")):
+                    curves = np.array([[h[f"{split}_{metric}"] for h in r["history"][:epochs]] for r in runs])
+                    mean = curves.mean(0)
+                    ax.plot(
+                        x,
+                        mean,
+                        line,
+                        color=colour,
+                        lw=1.2,
+                        label=f"{encoding}, {'validation' if split == 'val' else 'training'}",
+                    )
+                    if len(runs) > 1:
+                        spread = curves.std(0, ddof=1)
+                        ax.fill_between(x, mean - spread, mean + spread, color=colour, alpha=0.2, lw=0)
+            ax.set_title(f"{attention}, {pooling}", fontsize=10)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        row[0].set_ylabel(label)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    handles, labels = next(((a.get_legend_handles_labels()) for a in axes.flat if a.get_lines()), ([], []))
+    fig.legend(handles, labels, loc="outside lower center", ncol=4)
+    return fig
+
+
 def roc_curves(
     results: Mapping[str, Mapping[str, object]], names: Sequence[str], ax: plt.Axes | None = None
 ) -> plt.Axes:
