@@ -22,6 +22,7 @@ LAYERS = {
     "integrators": 1,
     "simulation": 2,
     "showers": 2,
+    "shower_comparison": 2,
     "fused": 2,
     "fused.statevector": 2,
     "fused.fourier": 2,
