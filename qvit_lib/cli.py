@@ -158,8 +158,10 @@ def _cmd_device(args: argparse.Namespace) -> int:
     from .experiments import get_protocol, load_results, run_name
     from .hardware import run_device_scan, run_shot_fine_tuning
     from .models import ATTENTION_LOADERS, ViTConfig
+    from .provenance import code_version
 
     get_protocol(args.protocol)
+    code_version()  # every record of this command names the code it started with
     if args.variant and ViTConfig.from_variant(args.variant).attention not in ATTENTION_LOADERS:
         raise ConfigError(f"--variant {args.variant}: only hybrid attention runs on circuits of 4 qubits per head")
     if args.fine_tune:
