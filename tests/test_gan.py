@@ -81,3 +81,25 @@ def test_a_foreign_checkpoint_is_refused(tmp_path):
     torch.save({"step": 1}, bad)
     with pytest.raises(CheckpointError, match="not a GAN checkpoint of qvit_lib"):
         _train(2, bad, resume=True)
+
+
+@pytest.mark.slow
+def test_a_quick_run_is_trained_evaluated_and_recorded(tmp_path, monkeypatch):
+    import json
+
+    from qvit_lib import fastsim
+
+    monkeypatch.delenv("QVIT_DATA", raising=False)
+    record = fastsim.run_gan(
+        gan.GANConfig(n_layers=1), "quick", results_dir=tmp_path, progress=False, n_eval_per_class=60
+    )
+    written = json.loads((tmp_path / "gan" / "quick" / "gan-classical.json").read_text())
+    assert written["history"] == record["history"] and len(written["history"]) == 4
+    for name in ("photon", "electron"):
+        result = written["evaluation"]["classes"][name]
+        assert result["events"] == 60 and set(result["generated"]) == set(result["floor"])
+        # 20 steps teach it little: the generated showers are far from the floor
+        assert result["generated"]["two_sample_auc"] > result["floor"]["two_sample_auc"]
+    fidelity = written["evaluation"]["fidelity"]
+    assert fidelity["simulated"]["auc"] > 0.7  # the judge itself tells simulated electrons from photons
+    assert (tmp_path / "gan" / "quick" / "gan-classical.pt").is_file() and "commit" in written["code"]

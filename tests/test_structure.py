@@ -38,6 +38,7 @@ LAYERS = {
     "gan_training": 5,
     "experiments": 6,
     "hardware": 6,
+    "fastsim": 6,
     "cli": 7,
     "bench": 7,
     "plots": 7,
