@@ -36,6 +36,44 @@ def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object
     }
 
 
+def bench_generator(n_showers: int = 10_000, attentions: tuple[str, ...] = ("classical", "hybrid-angle")) -> dict:
+    """Showers per second of the GAN's generators (untrained weights: the cost does not depend on
+    them) beside the simulator's events per second, on the same machine and threads."""
+    import torch
+
+    from .gan import GANConfig, build_gan
+    from .simulation import profile_table, simulate
+
+    profile_table()
+    start = time.perf_counter()
+    simulate(n_showers // 2, seed=0)
+    simulator = n_showers / (time.perf_counter() - start)
+    rows = []
+    for attention in attentions:
+        generator, _ = build_gan(GANConfig(attention=attention), seed=0)
+        labels = torch.arange(n_showers) % 2
+        generator.sample(labels[:64])  # warm-up
+        start = time.perf_counter()
+        for i in range(0, n_showers, 1000):
+            generator.sample(labels[i : i + 1000], torch.Generator().manual_seed(i))
+        rate = n_showers / (time.perf_counter() - start)
+        rows.append(
+            {
+                "generator": f"gan-{attention}",
+                "showers_per_s": round(rate),
+                "ratio_to_simulator": round(rate / simulator, 2),
+            }
+        )
+    return {
+        "suite": "gan",
+        "showers": n_showers,
+        "simulator_events_per_s": round(simulator),
+        "generators": rows,
+        "machine": {**machine(), "torch_threads": torch.get_num_threads()},
+        "versions": versions(),
+    }
+
+
 def baseline_package(revision: str):
     """``qvit_lib`` as it was at a git revision, imported under a name of its own.
 
@@ -468,6 +506,14 @@ def run_benchmarks(
                 else f"  target <= {r['target']}x: {'met' if r['meets_target'] else 'NOT met'}"
             )
             print(f"  {r['variant']:28s} {r['step_seconds'] * 1e3:8.1f} ms  {r['ratio_to_classical']:5.2f}x{target}")
+    elif suite == "gan":
+        result = bench_generator(2_000 if quick else 10_000)
+        print(f"{result['showers']} showers, simulator {result['simulator_events_per_s']:,} events/s:")
+        for r in result["generators"]:
+            print(
+                f"  {r['generator']:20s} {r['showers_per_s']:>9,} showers/s  "
+                f"{r['ratio_to_simulator']:6.2f}x the simulator"
+            )
     elif suite == "simulation":
         result = bench_simulation(n_events // 20 if quick else n_events)
         print(f"simulation of {result['events']} events on {result['machine']['cpus']} CPUs:")
@@ -476,7 +522,7 @@ def run_benchmarks(
         ratio = result["seconds_per_100k"] / result["target_seconds_per_100k"]
         print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
     else:
-        raise ConfigError(f"unknown benchmark suite {suite!r}; choose from: design, simulation, sweep, training")
+        raise ConfigError(f"unknown benchmark suite {suite!r}; choose from: design, gan, simulation, sweep, training")
     path = Path(out) if out else (CACHE_DIR / "bench" if quick else DATA_DIR / "bench") / f"{suite}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")

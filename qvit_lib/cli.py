@@ -190,6 +190,27 @@ def _cmd_device(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gan(args: argparse.Namespace) -> int:
+    from .fastsim import gan_protocol, result_paths, run_gan
+    from .gan import GANConfig
+
+    config = GANConfig(attention=args.attention, feed_forward=args.feed_forward, rk_order=args.rk_order)
+    gan_protocol(args.protocol)
+    again = (
+        f"python -m qvit_lib gan --attention {args.attention} --feed-forward {args.feed_forward} "
+        f"--rk-order {args.rk_order} --protocol {args.protocol} --seed {args.seed} --resume"
+    )
+    record = _interruptible(lambda: run_gan(config, args.protocol, seed=args.seed, resume=args.resume), again)
+    for name, result in record["evaluation"]["classes"].items():
+        generated, floor = result["generated"], result["floor"]
+        print(
+            f"{name:8s}: two-sample AUC {generated['two_sample_auc']:.3f} (floor {floor['two_sample_auc']:.3f}), "
+            f"Fréchet distance {generated['frechet']:.3f} (floor {floor['frechet']:.3f})"
+        )
+    print(f"wrote {result_paths(config.name, args.protocol)[0]} ({record['wall_seconds']:.0f} s of training)")
+    return 0
+
+
 def _interruptible(work, resume_command: str):
     """Run ``work()``; on Ctrl-C say what was kept and how to go on, then exit with 130."""
     from .errors import TrainingInterrupted
@@ -326,13 +347,27 @@ def build_parser() -> argparse.ArgumentParser:
     device.add_argument("--epochs", type=_positive_int, default=2, help="epochs of fine-tuning, with --fine-tune")
     device.set_defaults(run=_cmd_device)
 
+    gan = commands.add_parser(
+        "gan",
+        help="train and evaluate a shower GAN whose generator and discriminator are ViTs (chapter 11)",
+        description="Train a class-conditional GAN on the data's training split under a protocol (quick, cpu), "
+        "compare its showers with the test split beside the simulated floor, and write data/results/gan/.",
+    )
+    gan.add_argument("--attention", default="classical", help="attention of both networks (default classical)")
+    gan.add_argument("--feed-forward", default="mlp", choices=("mlp", "qmlp"), help="the encoder layers' feed-forward")
+    gan.add_argument("--rk-order", type=_positive_int, default=1, help="Runge–Kutta order of the encoder layers")
+    gan.add_argument("--protocol", default="cpu", help="quick or cpu (default cpu)")
+    gan.add_argument("--seed", type=_seed, default=0, help="initial weights and sampling (default 0)")
+    gan.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    gan.set_defaults(run=_cmd_gan)
+
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument(
         "--suite",
-        choices=("training", "design", "simulation", "sweep"),
+        choices=("training", "design", "simulation", "sweep", "gan"),
         default="training",
-        help="training steps, chapter 9's variants beside the classical step, the simulator, or a sweep's "
-        "throughput by processes × threads (default: training)",
+        help="training steps, chapter 9's variants beside the classical step, the simulator, a sweep's "
+        "throughput by processes × threads, or the shower GAN's generators beside the simulator (default: training)",
     )
     bench.add_argument(
         "--baseline",

@@ -14,7 +14,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "qvit_lib", *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("command", [[], ["simulate"], ["info"], ["separability"], ["bench"], ["device"]])
+@pytest.mark.parametrize("command", [[], ["simulate"], ["info"], ["separability"], ["bench"], ["device"], ["gan"]])
 def test_help(command):
     result = run(*command, "--help")
     assert result.returncode == 0
@@ -54,6 +54,8 @@ def test_simulate_pair_directory(tmp_path):
         (["bench", "--suite", "nope"], "invalid choice: 'nope'"),
         (["device", "--variant", "classical-cmx-pe"], "only hybrid attention runs on circuits"),
         (["device", "--events", "0"], "expected a positive integer, got 0"),
+        (["gan", "--attention", "none"], "a GAN needs encoder layers"),
+        (["gan", "--protocol", "paper"], "unknown GAN protocol 'paper'"),
     ],
 )
 def test_bad_arguments_give_clear_messages(tmp_path, args, message):
@@ -74,6 +76,14 @@ def test_simulation_bench_runs_on_a_small_sample(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "events/s" in result.stdout and "x the 60 s target" in result.stdout
     assert json.loads((tmp_path / "sim.json").read_text())["events"] == 2000
+
+
+def test_gan_bench_runs_in_quick_mode(tmp_path):
+    result = run("bench", "--suite", "gan", "--quick", "--out", str(tmp_path / "gan.json"))
+    assert result.returncode == 0, result.stderr
+    written = json.loads((tmp_path / "gan.json").read_text())
+    assert [r["generator"] for r in written["generators"]] == ["gan-classical", "gan-hybrid-angle"]
+    assert all(r["showers_per_s"] > 0 for r in written["generators"]) and "x the simulator" in result.stdout
 
 
 @pytest.mark.slow
