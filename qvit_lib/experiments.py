@@ -583,3 +583,28 @@ def paired_comparison(
                 f"{recorded:.5f} in its record; the committed files do not belong together"
             )
     return result
+
+
+LATE_FRACTION = 0.1  # a best epoch in the last 10 % of a run's epochs: it may still have been improving
+
+
+def seed_table(results: dict[str, dict[str, object]], variants: list[str] | None = None) -> list[dict[str, object]]:
+    """Per variant: test accuracy, BCE and AUC as mean ± SD over its seeds, and the runs whose best
+    epoch came late (in the last :data:`LATE_FRACTION` of the epochs) — those were still learning."""
+    by_variant: dict[str, list[dict[str, object]]] = {}
+    for record in results.values():
+        by_variant.setdefault(str(record["variant"]), []).append(record)
+    rows = []
+    for variant in variants or sorted(by_variant):
+        records = sorted(by_variant.get(variant, []), key=lambda r: r["seed"])
+        if not records:
+            raise KeyError(f"no results for {variant!r}")
+        row: dict[str, object] = {"variant": variant, "seeds": [r["seed"] for r in records]}
+        for key in ("accuracy", "bce", "auc"):
+            values = np.array([r["test"][key] for r in records], dtype=np.float64)
+            row[key] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0)
+        row["late_best_epoch"] = [
+            r["seed"] for r in records if r["best_epoch"] > (1 - LATE_FRACTION) * r["protocol"]["epochs"]
+        ]
+        rows.append(row)
+    return rows

@@ -181,3 +181,23 @@ def test_paired_comparison_of_two_committed_runs_on_their_test_events(monkeypatc
     assert result["auc_a"] == pytest.approx(records["hybrid-cmx-pe"]["test"]["auc"], abs=1e-4)
     assert result["difference"] == pytest.approx(result["auc_a"] - result["auc_b"])
     assert 0 < result["standard_error"] < 0.01 and 0 <= result["p_value"] <= 1
+
+
+def test_seed_table_gives_mean_and_spread_and_flags_late_best_epochs():
+    def record(variant, seed, auc, best, epochs=40):
+        test = {"accuracy": 0.7, "bce": 0.55, "auc": auc}
+        return {"variant": variant, "seed": seed, "test": test, "best_epoch": best, "protocol": {"epochs": epochs}}
+
+    results = {
+        "a": record("classical-cmx-pe", 0, 0.80, 40),
+        "a1": record("classical-cmx-pe", 1, 0.82, 20),
+        "a2": record("classical-cmx-pe", 2, 0.81, 37),
+        "b": record("none-cmx-pe", 0, 0.75, 36),
+    }
+    rows = {r["variant"]: r for r in experiments.seed_table(results)}
+    mean, sd = rows["classical-cmx-pe"]["auc"]
+    assert mean == pytest.approx(0.81) and sd == pytest.approx(0.01)
+    assert rows["classical-cmx-pe"]["late_best_epoch"] == [0, 2]  # epochs 37 and 40 of 40: the last 10 %
+    assert rows["none-cmx-pe"]["late_best_epoch"] == [] and rows["none-cmx-pe"]["auc"] == (0.75, 0.0)
+    with pytest.raises(KeyError, match="no results for 'hybrid-cmx-pe'"):
+        experiments.seed_table(results, ["hybrid-cmx-pe"])
