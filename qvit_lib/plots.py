@@ -736,3 +736,29 @@ def auc_vs_parameters(points: Sequence[Mapping[str, object]], yardstick: float, 
     ax.set_ylabel("test ROC AUC")
     ax.legend(title="variant family (error bar: seed SD)", loc="lower right")
     return ax
+
+
+def device_scan(scans: Mapping[str, Mapping[str, object]], knob: str, metric: str = "auc") -> plt.Figure:
+    """Test ``metric`` of trained hybrids against one device knob (chapter 10), log x axis.
+
+    ``scans``: run name → record of :func:`qvit_lib.hardware.run_device_scan`. For shots, the
+    mean over the sampling seeds with their standard deviation as error bars; the exact value
+    of each run is the dashed line of its colour.
+    """
+    labels = {"shots": "shots per circuit S", "depolarizing": "depolarising strength p per gate",
+              "readout": "readout error r per bit"}  # fmt: skip
+    fig, ax = column_figure(1, 1, height=3.6, width=5.6)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (name, scan), colour in zip(scans.items(), colours * 3):
+        rows = [r for r in scan["rows"] if r["knob"] == knob]
+        values = sorted({r[knob] for r in rows})
+        per_value = [[r[metric] for r in rows if r[knob] == v] for v in values]
+        means = [float(np.mean(p)) for p in per_value]
+        spreads = [float(np.std(p, ddof=1)) if len(p) > 1 else 0.0 for p in per_value]
+        ax.errorbar(values, means, yerr=spreads, fmt="o-", ms=3, lw=1, capsize=2, color=colour, label=name)
+        ax.axhline(scan["exact"][metric], color=colour, lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel(labels[knob])
+    ax.set_ylabel({"auc": "test ROC AUC", "accuracy": "test accuracy"}[metric])
+    ax.legend(fontsize=9, loc="lower right" if knob == "shots" else "lower left")
+    return fig

@@ -111,6 +111,9 @@ def _figures():
     yield "auc_vs_parameters", plots.auc_vs_parameters(points, yardstick=0.01).figure
     yield "sweep_curves", plots.sweep_curves(results, ["classical", "hybrid"])
     yield "seed_band_curves", plots.seed_band_curves(results, "loss", ["classical", "hybrid"])
+    rows = [{"knob": "shots", "shots": s, "seed": k, "auc": 0.7 + 0.01 * k} for s in (10, 100) for k in (0, 1)]
+    scan = {"exact": {"auc": 0.75}, "rows": rows}
+    yield "device_scan", plots.device_scan({"a": scan, "b": scan}, "shots")
     yield "roc_curves", plots.roc_curves(results, ["classical-cmx-pe"]).figure
     yield "bench_backends", plots.bench_backends(_bench()).figure
     yield "bench_batch_scaling", plots.bench_batch_scaling(_bench()).figure
