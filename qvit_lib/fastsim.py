@@ -114,6 +114,7 @@ def run_gan(
     energy, labels = _energies(location, "train")
     showers = (to_log_energy(torch.from_numpy(energy)), torch.from_numpy(labels))
     generator, discriminator = build_gan(config, seed)
+    generator.set_template(*showers)
     checkpoint = CACHE_DIR / "checkpoints" / "gan" / protocol / f"{config.name}-seed{seed}.ckpt"
     if not resume:
         checkpoint.unlink(missing_ok=True)

@@ -8,19 +8,21 @@ attention, ``-qmlp`` feed-forward, Runge–Kutta order k:
 
 * **Generator.** One noise vector per token (32 tokens of a 4 × 8 patch each), a learned
   vector for the class (photon or electron) added to every token, the sinusoidal positional
-  encoding, n_l encoder layers, then a linear map of each token to its 32 crystals and a
-  softplus: every crystal gets a non-negative value u, read as energy E = ε (e^u − 1) with
-  ε = 0.002 GeV/50 (0.1 GeV). Only the energy channel is generated (the time channel is left
-  out: no chapter uses it).
+  encoding, n_l encoder layers, then a linear map of each token to its 32 crystals, added to
+  the mean shower of the class (a fixed template from the training data), and a softplus:
+  every crystal gets a non-negative value u, read as energy E = ε (e^u − 1) with
+  ε = 0.002 GeV/50 (0.1 GeV). Without the template the discriminator wins within a hundred
+  steps (it tells a flat image from a shower at once) and the generator stops learning.
+  Only the energy channel is generated (the time channel is left out: no chapter uses it).
 * **Discriminator.** The book's :class:`~qvit_lib.models.VisionTransformer` on the same
   log-energy patches with the class appended to every patch as a 33rd value (so its linear
   embedding adds a learned class vector to every token), column-max pooling, one logit.
 
 Stabilisers, from the GAN literature: the hinge loss with spectral normalisation of the
 discriminator's linear maps (Miyato et al. 2018) — it needs no second derivative, which the
-fused circuit simulator does not provide, unlike a gradient penalty — two time-scale learning
-rates (Heusel et al. 2017), and the log-energy transform, which puts the shower's core and
-its tails on one scale.
+fused circuit simulator does not provide, unlike a gradient penalty — Adam with β₁ = 0, the
+class template above, and the log-energy transform, which puts the shower's core and its
+tails on one scale.
 """
 
 from __future__ import annotations
@@ -108,6 +110,16 @@ class ShowerGenerator(nn.Module):
         self.layers = nn.ModuleList(encoder_layer(layer_config) for _ in range(config.n_layers))
         self.norm = nn.LayerNorm(config.d_token)
         self.to_crystals = nn.Linear(config.d_token, D_PATCH)
+        # The mean shower of each class, as pre-activations (set from the training data by
+        # :meth:`set_template`): the layers learn each shower's deviation from it.
+        self.register_buffer("template", torch.zeros(N_CLASSES, N_TOKENS, D_PATCH))
+
+    @torch.no_grad()
+    def set_template(self, u: torch.Tensor, labels: torch.Tensor) -> None:
+        """Start from the mean log-energy shower of each class: softplus⁻¹ of the class means."""
+        for value in range(N_CLASSES):
+            mean = patchify(u[labels == value]).mean(0).clamp_min(1e-4)
+            self.template[value] = mean + torch.log(-torch.expm1(-mean))  # softplus⁻¹(m) = m + log(1 − e^−m)
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard normal noise for ``n`` showers: (n, 32 tokens, d_noise)."""
@@ -119,7 +131,7 @@ class ShowerGenerator(nn.Module):
         z = self.noise_embedding(noise) + self.class_embedding(labels.long())[:, None] + self.positional_encoding
         for layer in self.layers:
             z = layer(z)[0] if self.config.rk_order == 1 else runge_kutta_step(layer.increment, z, self.config.rk_order)
-        patches = nn.functional.softplus(self.to_crystals(self.norm(z)))
+        patches = nn.functional.softplus(self.to_crystals(self.norm(z)) + self.template[labels.long()])
         return unpatchify(patches)
 
     @torch.no_grad()

@@ -5,7 +5,7 @@ and as many generated ones of the same classes:
 
     L_D = E[max(0, 1 − D(x, c))] + E[max(0, 1 + D(G(z, c), c))],     L_G = −E[D(G(z, c), c)].
 
-Adam with β = (0, 0.9), the discriminator's learning rate four times the generator's. Every
+Adam with β = (0, 0.9) and the same learning rate for both networks. Every
 ``checkpoint_every`` steps the whole state is written — both networks, both optimisers, the
 random generator that draws the batches and the noise, the history — so that an interrupted
 run resumes with exactly the numbers of an uninterrupted one.
@@ -32,8 +32,8 @@ class GANSchedule:
 
     steps: int
     batch_size: int = 128
-    lr_generator: float = 1e-4
-    lr_discriminator: float = 4e-4
+    lr_generator: float = 2e-4
+    lr_discriminator: float = 2e-4
     betas: tuple[float, float] = (0.0, 0.9)
     log_every: int = 50  # steps per history record
     checkpoint_every: int = 250

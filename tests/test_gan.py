@@ -36,6 +36,18 @@ def test_shapes_non_negative_energies_and_class_conditioning(attention):
     assert torch.allclose(gan.from_log_energy(gan.to_log_energy(energy)), energy, rtol=1e-5, atol=1e-9)
 
 
+def test_the_generator_starts_from_the_mean_shower_of_each_class():
+    u, labels = _showers(64)
+    generator, _ = gan.build_gan(gan.GANConfig(), seed=0)
+    generator.set_template(u, labels)
+    with torch.no_grad():
+        torch.nn.init.zeros_(generator.to_crystals.weight)
+        torch.nn.init.zeros_(generator.to_crystals.bias)  # the layers add nothing: the template alone
+        out = generator(generator.noise(2), torch.tensor([0, 1]))
+    for value in (0, 1):
+        assert torch.allclose(out[value], u[labels == value].clamp_min(1e-4).mean(0), atol=1e-4)
+
+
 def test_quantum_and_classical_gans_have_comparable_sizes():
     sizes = {
         a: [count_parameters(m) for m in gan.build_gan(gan.GANConfig(attention=a))]
