@@ -762,3 +762,61 @@ def device_scan(scans: Mapping[str, Mapping[str, object]], knob: str, metric: st
     ax.set_ylabel({"auc": "test ROC AUC", "accuracy": "test accuracy"}[metric])
     ax.legend(fontsize=9, loc="lower right" if knob == "shots" else "lower left")
     return fig
+
+
+def generated_beside_simulated(simulated: np.ndarray, generated: np.ndarray, n: int = 3) -> plt.Figure:
+    """Simulated (top) and generated (bottom) showers of one class, and each sample's mean shower
+    (last column), energy in GeV on one logarithmic colour scale for every panel."""
+    fig, axes = column_figure(2, n + 1, height=3.6, sharex=True, sharey=True, squeeze=False)
+    rows = {"simulated": np.asarray(simulated) * 50, "generated": np.asarray(generated) * 50}  # GeV/50 → GeV
+    vmax = max(float(r[:n].max()) for r in rows.values())
+    norm = LogNorm(vmin=0.05, vmax=vmax)  # 50 MeV, about the noise level, to the hottest crystal
+    for row, (name, energy) in zip(axes, rows.items()):
+        for column, image in enumerate([*energy[:n], energy.mean(axis=0)]):
+            ax = row[column]
+            mesh = ax.imshow(np.ma.masked_less(image, 0.05), origin="lower", norm=norm, interpolation="nearest")
+            ax.set_xlim(6.5, 25.5)
+            ax.set_ylim(6.5, 25.5)
+            ax.set_title("mean" if column == n else f"{name} {column + 1}", fontsize=9)
+            ax.set_xlabel("iφ" if name == "generated" else "")
+        row[0].set_ylabel("iη")
+    fig.colorbar(mesh, ax=axes.ravel().tolist(), label="crystal energy [GeV]", fraction=0.03)
+    return fig
+
+
+def shape_ratios(
+    generated: Mapping[str, np.ndarray], simulated: Mapping[str, np.ndarray], names: Sequence[str], bins: int = 30
+) -> plt.Figure:
+    """Each shower shape's histogram, generated against simulated, with their ratio below (HEP style)."""
+    from .shower_comparison import common_bins
+
+    columns = 3
+    rows = -(-len(names) // columns)
+    fig = plt.figure(figsize=(COLUMN_INCHES, 2.6 * rows), layout="constrained")
+    grid = fig.add_gridspec(2 * rows, columns, height_ratios=[3, 1] * rows)
+    for index, name in enumerate(names):
+        top = fig.add_subplot(grid[2 * (index // columns), index % columns])
+        bottom = fig.add_subplot(grid[2 * (index // columns) + 1, index % columns], sharex=top)
+        edges = common_bins(generated[name], simulated[name], bins)
+        counts = {}
+        for label, sample, style in (("simulated", simulated, "-"), ("generated", generated, "--")):
+            values = np.clip(sample[name], edges[0], edges[-1])
+            counts[label] = np.histogram(values, edges)[0].astype(float)
+            top.stairs(counts[label] / counts[label].sum(), edges, ls=style, label=label)
+        fractions = {label: c / c.sum() for label, c in counts.items()}
+        ratio = np.divide(
+            fractions["generated"], fractions["simulated"], out=np.full(bins, np.nan), where=counts["simulated"] > 0
+        )
+        error = np.divide(ratio, np.sqrt(counts["simulated"]), out=np.zeros(bins), where=counts["simulated"] > 0)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        bottom.errorbar(centres, ratio, yerr=error, fmt="o", ms=2, lw=0.8)
+        bottom.axhline(1, color="grey", lw=0.8)
+        bottom.set_ylim(0, 2)
+        bottom.set_xlabel(name.replace("_", " "))
+        top.tick_params(labelbottom=False)
+        if index % columns == 0:
+            top.set_ylabel("fraction")
+            bottom.set_ylabel("gen/sim")
+        if index == 0:
+            top.legend(fontsize=9)
+    return fig

@@ -114,6 +114,9 @@ def _figures():
     rows = [{"knob": "shots", "shots": s, "seed": k, "auc": 0.7 + 0.01 * k} for s in (10, 100) for k in (0, 1)]
     scan = {"exact": {"auc": 0.75}, "rows": rows}
     yield "device_scan", plots.device_scan({"a": scan, "b": scan}, "shots")
+    yield "generated_beside_simulated", plots.generated_beside_simulated(energy * 0.02 + 0.001, energy * 0.02)
+    tables = {name: rng.random(200) for name in ("e_sum", "e1_e9", "phi_width", "n_above_threshold")}
+    yield "shape_ratios", plots.shape_ratios(tables, {k: v[::-1] ** 0.9 for k, v in tables.items()}, list(tables))
     yield "roc_curves", plots.roc_curves(results, ["classical-cmx-pe"]).figure
     yield "bench_backends", plots.bench_backends(_bench()).figure
     yield "bench_batch_scaling", plots.bench_batch_scaling(_bench()).figure
