@@ -228,6 +228,7 @@ def parameter_table(variants: list[str] | None = None, **hyper: int) -> list[dic
     """
     at_paper = all(hyper.get(key, value) == value for key, value in paper.HYPER_PARAMETERS.items())
     at_paper = at_paper and hyper.get("projection_layers", 1) == 1
+    paper_variants = set(all_variants())
     rows = []
     for variant in every_variant() if variants is None else variants:
         try:
@@ -236,7 +237,7 @@ def parameter_table(variants: list[str] | None = None, **hyper: int) -> list[dic
         except ConfigError as err:  # e.g. a hybrid head of one qubit: that variant does not exist here
             rows.append({"variant": variant, "parameters": None, "formula": None, "paper": None, "reason": str(err)})
             continue
-        is_paper = at_paper and config.feed_forward == "mlp" and config.attention in PAPER_ATTENTIONS
+        is_paper = at_paper and config.variant in paper_variants  # the paper's 22: no -qmlp, -rk or qproj
         rows.append(
             {
                 "variant": variant,

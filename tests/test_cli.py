@@ -110,6 +110,7 @@ def test_params_table_shows_the_paper_counts():
     assert lines["classical-cmx-pe"] == ["4785", "4785", "4785"]
     assert lines["classical-cls-nope"] == ["4801", "4801", "4801"]
     assert lines["none-cmn-pe"] == ["1105", "1105", "-"]
+    assert lines["classical-cmx-pe-rk4"] == ["4785", "4785", "-"]  # the same count, but not a model of the paper
 
 
 def test_params_with_other_hyper_parameters_and_bad_ones():
