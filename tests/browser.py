@@ -191,6 +191,11 @@ def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
             )
         except Exception:  # reported below as widgets that did not render
             pass
+        try:  # an anywidget fills its subarea only once its front end has loaded: wait for that too
+            empty = "() => document.querySelectorAll('.widget-subarea:empty').length === 0"
+            page.wait_for_function(empty, timeout=15_000)
+        except Exception:  # an empty view is reported below by what it lacks (sliders, readouts)
+            pass
         found = page.evaluate(_INSPECT)
         report.widget_errors += max(0, found["views"] - found["rendered_views"])
         report.images, report.broken_images = found["images"], found["broken"]
