@@ -5,6 +5,8 @@
   :func:`device_metrics` evaluates a model that way, seeded.
 * :func:`circuit_budget` counts circuit executions per event for inference and for one
   training step with parameter-shift gradients, for every hybrid variant of the book.
+* :func:`circuit_layers` schedules each circuit of a variant, and :func:`device_seconds` turns
+  executions, shots and layers into seconds at the published rates of :data:`DEVICES`.
 """
 
 from __future__ import annotations
@@ -146,6 +148,125 @@ def circuit_budget(variant: str, shots: int = 1_000) -> dict[str, object]:
         "shots_inference": inference * shots,
         "shots_training_step": (inference + gradient) * shots,
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceRates:
+    """Published speed figures of one quantum computer, with where they come from.
+
+    Either a CLOPS figure (circuit layers × shots per second, end to end: a shot of a circuit
+    of D layers takes D / CLOPS seconds) or gate durations (a shot takes the circuit's critical
+    path at those durations; readout, reset and transfers are not counted, so a lower bound).
+    """
+
+    name: str
+    technology: str
+    source: str
+    clops: float | None = None
+    one_qubit_gate_seconds: float | None = None
+    two_qubit_gate_seconds: float | None = None
+
+    def shot_seconds(self, ops: list[tuple[int, ...]]) -> float:
+        """Seconds per shot of a circuit given as the wires of its gates, in order."""
+        if self.clops is not None:
+            return _critical_path(ops, 1.0, 1.0) / self.clops
+        return _critical_path(ops, self.one_qubit_gate_seconds, self.two_qubit_gate_seconds)
+
+
+DEVICES = (
+    DeviceRates(
+        "IBM Heron r2 (ibm_fez)",
+        "superconducting",
+        "CLOPS_h = 195 000 reported by IBM (February 2025), tabulated by the Quantum Benchmark Zoo; "
+        "CLOPS as defined by Wack et al., arXiv:2110.14108",
+        clops=195_000,
+    ),
+    DeviceRates(
+        "IonQ Aria",
+        "trapped ions",
+        "gate durations 135 µs (one qubit) and 600 µs (two qubits), Azure Quantum's IonQ provider page",
+        one_qubit_gate_seconds=135e-6,
+        two_qubit_gate_seconds=600e-6,
+    ),
+)
+
+
+def _critical_path(ops: list[tuple[int, ...]], one_qubit: float, two_qubit: float) -> float:
+    """Length of the schedule that starts every gate as soon as its wires are free."""
+    free: dict[int, float] = {}
+    for wires in ops:
+        start = max(free.get(w, 0.0) for w in wires)
+        for w in wires:
+            free[w] = start + (one_qubit if len(wires) == 1 else two_qubit)
+    return max(free.values(), default=0.0)
+
+
+def circuit_gates(circuit: str, n_qubits: int, loader: str = "angle", layers: int = 1) -> list[tuple[int, ...]]:
+    """The wires of every gate of one circuit of the book, in order (as PennyLane records it).
+
+    ``circuit``: "query/key", "value" or "feed-forward" (the value-type circuits of chapters 5
+    and 9) or "projection" (chapter 9's quantum projection with ``layers`` entangler layers).
+    """
+    import pennylane as qml
+
+    from . import circuits
+
+    x, theta = [0.1] * n_qubits, [0.2] * (3 * n_qubits + 1)
+    builders = {
+        "query/key": lambda: circuits.query_key_circuit(x, theta, loader),
+        "value": lambda: circuits.value_circuit(x, theta[: 3 * n_qubits], loader),
+        "feed-forward": lambda: circuits.value_circuit(x, theta[: 3 * n_qubits], loader),
+        "projection": lambda: circuits.projection_circuit(x, [[0.2] * n_qubits] * layers, n_qubits),
+    }
+    if circuit not in builders:
+        raise ValueError(f"unknown circuit {circuit!r}; valid: {', '.join(builders)}")
+    with qml.queuing.AnnotatedQueue() as queue:
+        builders[circuit]()
+    return [tuple(op.wires) for op in _native_gates(qml.tape.QuantumScript.from_queue(queue).operations)]
+
+
+def _native_gates(ops: list) -> list:
+    """Templates (AngleEmbedding, BasicEntanglerLayers) unrolled into their one- and two-qubit gates."""
+    gates = []
+    for op in ops:
+        if len(op.wires) <= 2 and op.name in ("Hadamard", "RX", "RY", "RZ", "CNOT"):
+            gates.append(op)
+        else:
+            gates.extend(_native_gates(op.decomposition()))
+    return gates
+
+
+def circuit_layers(variant: str) -> list[dict[str, object]]:
+    """Each circuit of a variant with its gates and its depth in layers (gates on disjoint wires share one)."""
+    from .models import ATTENTION_LOADERS, ViTConfig
+
+    config = ViTConfig.from_variant(variant)
+    loader = ATTENTION_LOADERS.get(config.attention, "angle")
+    rows = []
+    for entry in circuit_budget(variant)["circuits"]:
+        name = entry["circuit"]
+        ops = circuit_gates(name, entry["inputs"], loader, config.projection_layers)
+        rows.append({**entry, "gates": ops, "layers": int(_critical_path(ops, 1.0, 1.0))})
+    return rows
+
+
+def device_seconds(variant: str, device: DeviceRates, shots: int) -> dict[str, float]:
+    """Seconds per event on ``device`` with ``shots`` shots per circuit: inference and one training step.
+
+    Circuits run one after another, each for all its shots; the time to load a new circuit or
+    new angles is not counted beyond what the device's figure includes.
+    """
+    from .models import ViTConfig
+
+    config = ViTConfig.from_variant(variant)
+    repeats = config.n_tokens * config.encoder_layers * config.rk_order
+    inference = training = 0.0
+    for row in circuit_layers(variant):
+        per_execution = shots * device.shot_seconds(row["gates"])
+        runs = repeats * row["per_token_and_layer"]
+        inference += runs * per_execution
+        training += runs * (1 + 2 * (row["angles"] + row["inputs"])) * per_execution
+    return {"inference": inference, "training_step": training}
 
 
 HARDWARE_RESULTS = "hardware"  # data/results/hardware/: the scans and fine-tuning runs of chapter 10

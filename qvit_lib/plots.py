@@ -820,3 +820,29 @@ def shape_ratios(
         if index == 0:
             top.legend(fontsize=9)
     return fig
+
+
+def device_cost(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], references: Mapping[str, float]
+) -> plt.Figure:
+    """Seconds per event against shots per circuit on log–log axes (chapter 10).
+
+    ``curves``: label → (shots, seconds); a label containing "training" is drawn dashed.
+    ``references``: label → seconds per event of the classical model, drawn as grey lines.
+    """
+    fig, ax = column_figure(1, 1, height=3.8, width=6.2)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    devices = list(dict.fromkeys(label.split(",")[0] for label in curves))
+    for label, (shots, seconds) in curves.items():
+        colour = colours[devices.index(label.split(",")[0]) % len(colours)]
+        ax.plot(shots, seconds, marker="o", ms=3, color=colour, ls="--" if "training" in label else "-", label=label)
+    for (label, seconds), style in zip(references.items(), ("-", "--", ":")):
+        ax.axhline(seconds, color="0.45", lw=1, ls=style)
+        ax.annotate(label, (0.02, seconds), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                    textcoords="offset points", fontsize=9, color="0.3")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("shots per circuit S")
+    ax.set_ylabel("time per event [s]")
+    ax.legend(fontsize=9, loc="lower right")
+    return fig

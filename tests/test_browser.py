@@ -4,6 +4,8 @@ failed requests or broken images; math and widgets render. Screenshots go to
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -31,6 +33,7 @@ MATH_PAGES = {
     "book/02_self_attention.html",
     "book/04_quantum_circuits.html",
     "book/06_training.html",
+    "book/10_quantum_hardware.html",
 }
 
 
@@ -58,7 +61,7 @@ def test_page_renders_offline_without_errors(page, site, path):
     assert report.problems == [], f"{path}: " + "; ".join(report.problems)
     if path in MATH_PAGES:
         assert report.math_elements > 0 and report.math_rendered == report.math_elements
-    if path.startswith("book/0"):
+    if re.match(r"book/\d\d_", path):
         assert report.images > 0, f"{path}: a chapter without a single figure"
         notebook = path.removeprefix("book/").replace(".html", ".ipynb")
         launch = page.locator(f"a[href$='lab/tree/book/{notebook}']")
@@ -95,6 +98,46 @@ def test_circuit_explorers_compute_in_the_built_page(page, site):
     page.locator(".qvit-explorer[data-loader='angle']").first.screenshot(
         path=str(SCREENSHOTS / "circuit_explorer_widget.png")
     )
+
+
+def drag_slider(page, slider, fraction: float) -> None:
+    """Drag a range input's thumb to ``fraction`` of its track with the mouse."""
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * float(slider.input_value()) / float(slider.get_attribute("max")), y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + fraction * box["width"], y, steps=8)
+    page.mouse.up()
+
+
+def shown_estimates(explorer) -> list[float]:
+    """The explorer's ⟨Z⟩ estimates and their errors as shown: mean, error, mean, error, …"""
+    return explorer.evaluate(
+        "e => [...e.querySelectorAll('.qx-estimate')].flatMap(c => [+c.dataset.value, +c.dataset.error])"
+    )
+
+
+def chapter_10_explorer(page):
+    explorer = page.locator(".qvit-explorer:has(.qx-shots)").first
+    explorer.scroll_into_view_if_needed()
+    return explorer, explorer.locator(".qx-shots input[type=range]")
+
+
+def test_the_shots_slider_samples_in_the_built_chapter(page, site):
+    """No kernel: chapter 10's saved explorer shows Python's sample, and dragging the shots slider resamples."""
+    from qvit_lib.widgets import SHOT_CHOICES, CircuitExplorer
+
+    check_page(page, f"{site}/book/10_quantum_hardware.html")
+    explorer, shots = chapter_10_explorer(page)
+    python = CircuitExplorer("angle", "value", seed=5, shots=100)  # the chapter's explorer, as its last cell left it
+    assert SHOT_CHOICES[int(shots.input_value())] == 100
+    assert shown_estimates(explorer) == pytest.approx([v for pair in python.estimates for v in pair], abs=1e-12)
+    drag_slider(page, shots, 0.9)
+    python.shots = SHOT_CHOICES[int(shots.input_value())]
+    assert python.shots >= 10_000, "the slider did not move"
+    shown = shown_estimates(explorer)
+    assert shown == pytest.approx([v for pair in python.estimates for v in pair], abs=1e-12)
+    assert max(shown[1::2]) < 0.011  # errors of at most 1/sqrt(S)
 
 
 def test_a_dead_widget_would_be_caught(page, tmp_path):

@@ -1,7 +1,8 @@
-"""JupyterLab for real: run the circuit-explorer chapter in a live JupyterLab in headless
-Chromium, move an input slider of each explorer, and read the displayed ⟨Z⟩ values.
+"""JupyterLab for real: run the circuit-explorer chapters in a live JupyterLab in headless
+Chromium, move sliders as a reader would, and read what the explorers display.
 
-With the angle loader they change; with the paper's loader (H then RX) they must not.
+Chapter 4: with the angle loader ⟨Z⟩ changes; with the paper's loader (H then RX) it must not.
+Chapter 10: the shots slider resamples, with smaller errors for more shots.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import pytest
 from qvit_lib.config import REPO_ROOT
 
 from .browser import free_port
-from .test_browser import drag_first_input, page  # noqa: F401  (page: a fixture)
+from .test_browser import chapter_10_explorer, drag_first_input, drag_slider, page, shown_estimates  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 CHAPTER = "04_quantum_circuits.ipynb"
+SHOTS_CHAPTER = "10_quantum_hardware.ipynb"
 
 
 @pytest.fixture
@@ -32,7 +34,8 @@ def jupyterlab(tmp_path):
     home, root = tmp_path / "home", tmp_path / "notebooks"
     home.mkdir()
     root.mkdir()
-    shutil.copy(REPO_ROOT / "book" / CHAPTER, root / CHAPTER)  # a copy: autosave must not touch the book
+    for chapter in (CHAPTER, SHOTS_CHAPTER):  # copies: autosave must not touch the book
+        shutil.copy(REPO_ROOT / "book" / chapter, root / chapter)
     port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -96,19 +99,24 @@ def _nudge_first_input(tab, explorer) -> tuple[str, str]:
     return before, readout.inner_text()
 
 
-def test_sliders_move_the_expectations_only_for_the_angle_loader(page, jupyterlab):  # noqa: F811
-    url, token = jupyterlab
-    page.set_default_timeout(60_000)
-    page.goto(f"{url}/lab/tree/{CHAPTER}?token={token}")
-    page.wait_for_function(
+def _run_all(tab, url: str, token: str, chapter: str) -> None:
+    """Open a chapter in JupyterLab, wait for its kernel, and run every cell."""
+    tab.set_default_timeout(60_000)
+    tab.goto(f"{url}/lab/tree/{chapter}?token={token}")
+    tab.wait_for_function(
         "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
         "window.jupyterapp.shell.currentWidget.sessionContext",
         timeout=120_000,
     )
-    page.wait_for_function(
+    tab.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === 'idle'", timeout=120_000
     )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    tab.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def test_sliders_move_the_expectations_only_for_the_angle_loader(page, jupyterlab):  # noqa: F811
+    url, token = jupyterlab
+    _run_all(page, url, token, CHAPTER)
     page.wait_for_selector("table.qvit-expvals", timeout=300_000)
     page.wait_for_function("() => document.querySelectorAll('table.qvit-expvals').length >= 2", timeout=300_000)
 
@@ -129,3 +137,23 @@ def test_sliders_move_the_expectations_only_for_the_angle_loader(page, jupyterla
     assert moved[0] != moved[1]  # the slider did move ...
     time.sleep(1)  # ... and the page recomputed (it does at once: the front end simulates the circuit)
     assert readout.inner_text() == shown  # the paper's loader: ⟨Z⟩ does not depend on the input
+
+
+def test_the_shots_slider_resamples_in_jupyterlab(page, jupyterlab):  # noqa: F811
+    from qvit_lib.widgets import SHOT_CHOICES
+
+    url, token = jupyterlab
+    _run_all(page, url, token, SHOTS_CHAPTER)
+    page.wait_for_selector(".qvit-explorer .qx-estimate", timeout=300_000)
+    explorer, shots = chapter_10_explorer(page)
+    before = shown_estimates(explorer)
+    assert len(before) == 8  # four value outputs, each with its error
+    drag_slider(page, shots, 0.0)  # to the left end: exact expectations, no estimates
+    page.wait_for_function("e => e.querySelectorAll('.qx-estimate').length === 0", arg=explorer.element_handle())
+    drag_slider(page, shots, 0.9)
+    page.wait_for_function("e => e.querySelectorAll('.qx-estimate').length === 4", arg=explorer.element_handle())
+    stop = SHOT_CHOICES[int(shots.input_value())]
+    after = shown_estimates(explorer)
+    assert stop >= 10_000 and after != before
+    means = after[0::2]
+    assert after[1::2] == pytest.approx([((1 - m * m) / stop) ** 0.5 for m in means], abs=1e-9)

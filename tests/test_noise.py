@@ -265,6 +265,41 @@ def test_circuit_budget_counts_every_circuit_and_parameter_shift():
     assert hardware.circuit_budget("classical-cmx-pe")["executions_inference"] == 0
 
 
+@pytest.mark.parametrize("d", [4, 16])
+def test_circuit_layers_follow_from_the_circuits_structure(d):
+    from qvit_lib import hardware
+
+    # loader (H·RX: 2 layers, RX: 1), RX and RY layers, the CNOT ring one gate after another (d), RY
+    for loader, loader_layers in (("angle", 1), ("hadamard", 2)):
+        value = hardware.circuit_gates("value", d, loader)
+        assert len(value) == loader_layers * d + 3 * d + d
+        assert hardware._critical_path(value, 1.0, 1.0) == loader_layers + 2 + d + 1
+        # query/key: a second ring, then RY on qubit 0, which waits for the ring's last CNOT
+        assert (
+            hardware._critical_path(hardware.circuit_gates("query/key", d, loader), 1, 1) == loader_layers + 2 * d + 4
+        )
+    # projection: RX(x), RX(w), ring; on a trapped-ion device 2 × 135 µs + d × 600 µs per shot
+    projection = hardware.circuit_gates("projection", d)
+    assert hardware._critical_path(projection, 1.0, 1.0) == 2 + d
+    ions = next(device for device in hardware.DEVICES if device.technology == "trapped ions")
+    assert ions.shot_seconds(projection) == pytest.approx(2 * 135e-6 + d * 600e-6)
+    # gates on disjoint wires share a layer
+    assert hardware._critical_path([(0,), (1,), (0, 1), (2,)], 1.0, 1.0) == 2
+
+
+def test_device_seconds_is_executions_times_shots_times_shot_time():
+    from qvit_lib import hardware
+
+    clops = next(device for device in hardware.DEVICES if device.clops)
+    budget = hardware.circuit_budget("classical-cmx-pe-qmlp")  # one circuit kind: 20 layers on 16 qubits
+    seconds = hardware.device_seconds("classical-cmx-pe-qmlp", clops, shots=500)
+    assert seconds["inference"] == pytest.approx(budget["executions_inference"] * 500 * 20 / clops.clops)
+    assert seconds["training_step"] == pytest.approx(budget["executions_training_step"] * 500 * 20 / clops.clops)
+    assert hardware.device_seconds("classical-cmx-pe", clops, shots=500) == {"inference": 0.0, "training_step": 0.0}
+    with pytest.raises(ValueError, match="unknown circuit 'key'; valid: query/key, value"):
+        hardware.circuit_gates("key", 4)
+
+
 def test_robustness_scan_and_fine_tuning_run_on_a_small_model():
     from qvit_lib import hardware
     from qvit_lib.models import build_model
