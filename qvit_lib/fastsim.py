@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .config import CACHE_DIR
-from .errors import ConfigError
+from .errors import CheckpointError, ConfigError
 from .experiments import RESULTS_DIR, load_trained
 from .gan import GANConfig, build_gan, to_log_energy
 from .gan_training import GANSchedule, train_gan
@@ -147,3 +147,26 @@ def run_gan(
     tmp.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(tmp, json_path)
     return record
+
+
+def load_generator(name: str, protocol: str = "cpu", results_dir: Path | None = None):
+    """The trained generator of a committed GAN run and its record; refuses files that do not belong together."""
+    from .training import check_state_fits
+
+    json_path, weights_path = result_paths(name, protocol, results_dir)
+    if not json_path.is_file() or not weights_path.is_file():
+        raise CheckpointError(
+            f"{json_path}: no committed GAN run {name!r} under protocol {protocol!r}; train it with: "
+            f"python -m qvit_lib gan --attention {name.removeprefix('gan-')} --protocol {protocol}"
+        )
+    record = json.loads(json_path.read_text())
+    generator, _ = build_gan(GANConfig(**record["config"]), record["seed"])
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    check_state_fits(generator, state, weights_path)
+    generator.load_state_dict(state)
+    if count_parameters(generator) != record["parameters"]["generator"]:
+        raise CheckpointError(
+            f"{weights_path}: {count_parameters(generator)} generator parameters, its record says "
+            f"{record['parameters']['generator']}"
+        )
+    return generator.eval(), record

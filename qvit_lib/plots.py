@@ -784,6 +784,16 @@ def generated_beside_simulated(simulated: np.ndarray, generated: np.ndarray, n: 
     return fig
 
 
+SHAPE_LABELS = {  # the shower shapes of qvit_lib.shower_comparison, with their units
+    "e_sum": "total energy [GeV/50]",
+    "e1_e9": "E1/E9",
+    "e9_e25": "E9/E25",
+    "eta_width": "η width [crystals]",
+    "phi_width": "φ width [crystals]",
+    "n_above_threshold": "crystals above 0.1 GeV",
+}
+
+
 def shape_ratios(
     generated: Mapping[str, np.ndarray], simulated: Mapping[str, np.ndarray], names: Sequence[str], bins: int = 30
 ) -> plt.Figure:
@@ -812,7 +822,7 @@ def shape_ratios(
         bottom.errorbar(centres, ratio, yerr=error, fmt="o", ms=2, lw=0.8)
         bottom.axhline(1, color="grey", lw=0.8)
         bottom.set_ylim(0, 2)
-        bottom.set_xlabel(name.replace("_", " "))
+        bottom.set_xlabel(SHAPE_LABELS.get(name, name.replace("_", " ")))
         top.tick_params(labelbottom=False)
         if index % columns == 0:
             top.set_ylabel("fraction")
@@ -845,4 +855,23 @@ def device_cost(
     ax.set_xlabel("shots per circuit S")
     ax.set_ylabel("time per event [s]")
     ax.legend(fontsize=9, loc="lower right")
+    return fig
+
+
+def gan_training(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.Figure:
+    """GAN training curves (chapter 11): both hinge losses, and the discriminator's mean output
+    on simulated and on generated showers, against the training step; one colour per run."""
+    fig, (losses, outputs) = column_figure(1, 2, height=3.0)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (name, history), colour in zip(histories.items(), colours):
+        steps = [r["step"] for r in history]
+        losses.plot(steps, [r["loss_d"] for r in history], color=colour, label=f"{name}: discriminator")
+        losses.plot(steps, [r["loss_g"] for r in history], color=colour, ls="--", label=f"{name}: generator")
+        outputs.plot(steps, [r["d_real"] for r in history], color=colour, label=f"{name}: simulated")
+        outputs.plot(steps, [r["d_fake"] for r in history], color=colour, ls="--", label=f"{name}: generated")
+    losses.set_ylabel("hinge loss")
+    outputs.set_ylabel("mean discriminator output")
+    for ax in (losses, outputs):
+        ax.set_xlabel("training step")
+        ax.legend(fontsize=9)
     return fig

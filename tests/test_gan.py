@@ -115,3 +115,29 @@ def test_a_quick_run_is_trained_evaluated_and_recorded(tmp_path, monkeypatch):
     fidelity = written["evaluation"]["fidelity"]
     assert fidelity["simulated"]["auc"] > 0.7  # the judge itself tells simulated electrons from photons
     assert (tmp_path / "gan" / "quick" / "gan-classical.pt").is_file() and "commit" in written["code"]
+
+
+def test_committed_generators_load_and_foreign_files_are_refused(tmp_path):
+    import json
+    import shutil
+
+    import torch
+
+    from qvit_lib import fastsim
+    from qvit_lib.errors import CheckpointError
+
+    generator, record = fastsim.load_generator("gan-hybrid-angle")
+    assert record["config"]["attention"] == "hybrid-angle" and not generator.training
+    showers = generator.sample(torch.tensor([0.0, 1.0]), torch.Generator().manual_seed(0))
+    assert showers.shape == (2, 32, 32) and bool((showers >= 0).all())
+    with pytest.raises(CheckpointError, match="no committed GAN run 'gan-qproj'.*--attention qproj"):
+        fastsim.load_generator("gan-qproj")
+    # the classical record beside the hybrid weights: the weights do not fit the architecture
+    committed = fastsim.result_paths("gan-classical", "cpu")
+    target = fastsim.result_paths("gan-classical", "cpu", tmp_path)
+    target[0].parent.mkdir(parents=True)
+    shutil.copy(committed[0], target[0])
+    shutil.copy(fastsim.result_paths("gan-hybrid-angle", "cpu")[1], target[1])
+    with pytest.raises(CheckpointError, match="gan-classical.pt"):
+        fastsim.load_generator("gan-classical", results_dir=tmp_path)
+    assert json.loads(target[0].read_text())["name"] == "gan-classical"

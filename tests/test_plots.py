@@ -114,6 +114,11 @@ def _figures():
     rows = [{"knob": "shots", "shots": s, "seed": k, "auc": 0.7 + 0.01 * k} for s in (10, 100) for k in (0, 1)]
     scan = {"exact": {"auc": 0.75}, "rows": rows}
     yield "device_scan", plots.device_scan({"a": scan, "b": scan}, "shots")
+    shots = [10, 100, 1000]
+    curves = {"dev, inference": (shots, [1.0, 10.0, 100.0]), "dev, training step": (shots, [30.0, 300.0, 3000.0])}
+    yield "device_cost", plots.device_cost(curves, {"classical": 1e-4})
+    history = [{"step": s, "loss_d": 1.5, "loss_g": 0.5, "d_real": 0.3, "d_fake": -0.5} for s in (50, 100)]
+    yield "gan_training", plots.gan_training({"gan-a": history, "gan-b": history})
     yield "generated_beside_simulated", plots.generated_beside_simulated(energy * 0.02 + 0.001, energy * 0.02)
     tables = {name: rng.random(200) for name in ("e_sum", "e1_e9", "phi_width", "n_above_threshold")}
     yield "shape_ratios", plots.shape_ratios(tables, {k: v[::-1] ** 0.9 for k, v in tables.items()}, list(tables))
