@@ -557,32 +557,40 @@ def test_split(protocol: str) -> tuple[object, object]:
         return dataset.tokens("test", _split_sizes(chosen, dataset)["test"])
 
 
+def test_scores(protocol: str, variant: str, seed: int = 0, events: tuple[object, object] | None = None):
+    """A committed run's logits on its protocol's test events, checked against its record.
+
+    ``events``: the test split if already loaded (:func:`test_split`). The AUC of the logits
+    must equal the recorded test AUC, so weights and record are known to belong together.
+    """
+    from .metrics import roc_auc
+    from .training import predict_logits
+
+    tokens, labels = events if events is not None else test_split(protocol)
+    model, record = load_trained(variant, protocol, seed)
+    scores = predict_logits(model, tokens).detach().numpy()
+    computed, recorded = roc_auc(scores, labels.numpy()), record["test"]["auc"]
+    if abs(computed - recorded) > 1e-4:
+        raise CheckpointError(
+            f"{run_name(variant, seed)} ({protocol}): test AUC {computed:.5f} from its weights, "
+            f"{recorded:.5f} in its record; the committed files do not belong together"
+        )
+    return scores
+
+
 def paired_comparison(
     protocol: str, run_a: tuple[str, int], run_b: tuple[str, int], events: tuple[object, object] | None = None
 ) -> dict[str, float]:
     """DeLong's test of two committed runs' test AUCs on the same test events.
 
     ``run_a`` and ``run_b`` are (variant, seed); ``events`` the protocol's test split if
-    already loaded (:func:`test_split`). The AUCs are recomputed from the committed weights
-    and checked against the records.
+    already loaded (:func:`test_split`). Each run's AUC is checked against its record.
     """
     from .metrics import delong_test
-    from .training import predict_logits
 
-    tokens, labels = events if events is not None else test_split(protocol)
-    scores = []
-    for variant, seed in (run_a, run_b):
-        model, record = load_trained(variant, protocol, seed)
-        scores.append(predict_logits(model, tokens).detach().numpy())
-    result = delong_test(scores[0], scores[1], labels.numpy())
-    for key, (variant, seed) in zip(("auc_a", "auc_b"), (run_a, run_b)):
-        recorded = load_trained(variant, protocol, seed).record["test"]["auc"]
-        if abs(result[key] - recorded) > 1e-4:
-            raise CheckpointError(
-                f"{run_name(variant, seed)} ({protocol}): test AUC {result[key]:.5f} from its weights, "
-                f"{recorded:.5f} in its record; the committed files do not belong together"
-            )
-    return result
+    events = events if events is not None else test_split(protocol)
+    a, b = (test_scores(protocol, variant, seed, events) for variant, seed in (run_a, run_b))
+    return delong_test(a, b, events[1].numpy())
 
 
 LATE_FRACTION = 0.1  # a best epoch in the last 10 % of a run's epochs: it may still have been improving

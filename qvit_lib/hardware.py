@@ -21,7 +21,7 @@ from torch import nn
 from .attention import HybridMultiHeadAttention
 from .fused.noise import Execution
 from .metrics import classifier_metrics
-from .training import predict_logits
+from .training import _progress_enabled, predict_logits
 
 EVALUATION_BATCH = 256  # events per forward pass: the shot sampler's tensors stay small
 
@@ -81,7 +81,7 @@ def robustness_scan(
     settings += [("depolarizing", Execution(depolarizing=p)) for p in depolarizing]
     settings += [("readout", Execution(readout=r)) for r in readout]
     rows = []
-    for knob, execution in tqdm(settings, desc="device settings", disable=progress is False, leave=False):
+    for knob, execution in tqdm(settings, desc="device settings", disable=not _progress_enabled(progress), leave=False):
         metrics = device_metrics(model, tokens, labels, execution)
         rows.append({"knob": knob, **dataclasses.asdict(execution), **metrics})
     return {"events": len(labels), "exact": device_metrics(model, tokens, labels, Execution()), "rows": rows}

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from qvit_lib import cli, experiments, metrics
-from qvit_lib.errors import ConfigError
+from qvit_lib.errors import CheckpointError, ConfigError
 from qvit_lib.models import all_variants, build_model
 
 
@@ -181,6 +181,9 @@ def test_paired_comparison_of_two_committed_runs_on_their_test_events(monkeypatc
     assert result["auc_a"] == pytest.approx(records["hybrid-cmx-pe"]["test"]["auc"], abs=1e-4)
     assert result["difference"] == pytest.approx(result["auc_a"] - result["auc_b"])
     assert 0 < result["standard_error"] < 0.01 and 0 <= result["p_value"] <= 1
+    # scores on other events than the recorded test split do not reproduce the record: refused
+    with pytest.raises(CheckpointError, match="do not belong together"):
+        experiments.test_scores("cpu", "none-cmx-pe", 0, (events[0][:2000], events[1][:2000]))
 
 
 def test_seed_table_gives_mean_and_spread_and_flags_late_best_epochs():
