@@ -20,7 +20,6 @@ interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import os
 import socket
@@ -35,7 +34,7 @@ import numpy as np
 from . import paper
 from .config import CACHE_DIR, DATA_DIR, DATA_ENV, DEFAULT_DATA_DIR
 from .errors import CheckpointError, ConfigError
-from .provenance import code_version, run_machine, versions
+from .provenance import code_version, stamp, write_record
 
 RESULTS_DIR = DATA_DIR / "results"
 CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
@@ -215,7 +214,7 @@ def run_variant(
             flush=True,
         )
 
-    code = code_version()  # the code this run starts with
+    code_version()  # read now (and kept): the record names the code this run started with
     model = build_model(variant, seed=seed).to(device)
     start = time.perf_counter()
     result = train(
@@ -248,18 +247,13 @@ def run_variant(
         "roc": compact_roc(logits.numpy(), sets["test"][1].cpu().numpy()),
         "wall_seconds": round(wall, 1),
         "resumed_from_checkpoint": resumed,
-        "machine": run_machine(device, world),
-        "versions": versions(),
-        "code": code,
-        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **stamp(device, world),
     }
     if rank != 0:  # data-parallel: one process writes
         return record
     json_path.parent.mkdir(parents=True, exist_ok=True)
     save_atomically({k: v.cpu() for k, v in model.state_dict().items()}, weights_path)  # weights first, then the record
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, json_path)
+    write_record(record, json_path)
     checkpoint.unlink(missing_ok=True)
     return record
 

@@ -12,9 +12,7 @@ electrons look like electrons and generated photons like photons. Results go to
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
-import os
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from .experiments import RESULTS_DIR, load_trained
 from .gan import GANConfig, build_gan, to_log_energy
 from .gan_training import GANSchedule, train_gan
 from .models import count_parameters
-from .provenance import code_version, run_machine, versions
+from .provenance import code_version, stamp, write_record
 
 GAN_PROTOCOLS = {
     "quick": GANSchedule(steps=20, batch_size=32, log_every=5, checkpoint_every=10),
@@ -109,7 +107,7 @@ def run_gan(
     from .data import resolve_location, shown_path
 
     schedule = gan_protocol(protocol)
-    code = code_version()
+    code_version()  # read now (and kept): the record names the code this run started with
     location = resolve_location(None)
     energy, labels = _energies(location, "train")
     showers = (to_log_energy(torch.from_numpy(energy)), torch.from_numpy(labels))
@@ -135,17 +133,12 @@ def run_gan(
         "history": history.records,
         "evaluation": evaluation,
         "wall_seconds": round(wall, 1),
-        "machine": run_machine("cpu"),
-        "versions": versions(),
-        "code": code,
-        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **stamp(),
     }
     json_path, weights_path = result_paths(config.name, protocol, results_dir)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(generator.state_dict(), weights_path)
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, json_path)
+    write_record(record, json_path)
     return record
 
 

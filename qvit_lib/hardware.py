@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,6 +22,7 @@ from torch import nn
 from .attention import HybridMultiHeadAttention
 from .fused.noise import Execution
 from .metrics import classifier_metrics
+from .provenance import stamp
 from .training import _progress_enabled, predict_logits
 
 EVALUATION_BATCH = 256  # events per forward pass: the shot sampler's tensors stay small
@@ -273,32 +275,13 @@ HARDWARE_RESULTS = "hardware"  # data/results/hardware/: the scans and fine-tuni
 SCAN_EVENTS = 4_000  # test events per setting: the first of the protocol's test split
 
 
-def _record(**fields: object) -> dict[str, object]:
-    """A results record with what produced it: code, versions, machine, time."""
-    import datetime
-
-    from .provenance import code_version, run_machine, versions
-
-    return {
-        **fields,
-        "machine": run_machine("cpu"),
-        "versions": versions(),
-        "code": code_version(),
-        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _write(record: dict[str, object], name: str, results_dir=None):
-    import json
-    import os
-
+def _write(record: dict[str, object], name: str, results_dir=None) -> Path:
+    """Write a record of this module under ``data/results/hardware/``."""
     from .experiments import RESULTS_DIR
+    from .provenance import write_record
 
     path = (results_dir or RESULTS_DIR) / HARDWARE_RESULTS / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_record(record, path)
     return path
 
 
@@ -323,9 +306,8 @@ def run_device_scan(
     tokens, labels = _test_events(protocol, n_events)
     start = time.perf_counter()
     result = robustness_scan(model, tokens, labels, **scan)
-    record = _record(
-        variant=variant, protocol=protocol, seed=seed, **result, wall_seconds=round(time.perf_counter() - start, 1)
-    )
+    wall = round(time.perf_counter() - start, 1)
+    record = dict(variant=variant, protocol=protocol, seed=seed, **result, wall_seconds=wall, **stamp())
     _write(record, run_name(variant, seed), results_dir)
     return record
 
@@ -375,7 +357,7 @@ def run_shot_fine_tuning(
             result = train(model, train_set, val_set, epochs=epochs, lr=1e-3, seed=0, progress=progress)
             run = {"history": result.history, "best_epoch": result.best_epoch}
         arms[f"tuned {arm}"] = {**run, **tested(model.eval())}
-    record = _record(
+    record = dict(
         variant=variant,
         protocol=protocol,
         shots=shots,
@@ -385,6 +367,7 @@ def run_shot_fine_tuning(
         sampling_seeds=list(sampling_seeds),
         arms=arms,
         wall_seconds=round(time.perf_counter() - start, 1),
+        **stamp(),
     )
     _write(record, f"{variant}-finetune-shots{shots}", results_dir)
     return record

@@ -91,3 +91,29 @@ def code_version() -> dict[str, object]:
         out["commit"] = commit.stdout.strip()
         out["qvit_lib_modified"] = bool(status.stdout.strip())
     return out
+
+
+def stamp(device: str = "cpu", processes: int = 1) -> dict[str, object]:
+    """The fields every result record ends with: machine, versions, the code the process started
+    with (:func:`code_version`) and when the result was finished."""
+    import datetime
+
+    return {
+        "machine": run_machine(device, processes),
+        "versions": versions(),
+        "code": code_version(),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_record(record: dict[str, object], path: os.PathLike[str] | str) -> None:
+    """Write a result record as JSON atomically: a temporary file, then a rename, so that a
+    reader (or a sweep that skips finished runs) never sees half a file."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)
