@@ -33,6 +33,7 @@ MATH_PAGES = {
     "book/02_self_attention.html",
     "book/04_quantum_circuits.html",
     "book/06_training.html",
+    "book/09_design_space.html",
     "book/10_quantum_hardware.html",
 }
 
