@@ -22,7 +22,7 @@ from torch import nn
 from .attention import HybridMultiHeadAttention
 from .fused.noise import Execution
 from .metrics import classifier_metrics
-from .provenance import stamp
+from .provenance import stamp, write_record
 from .training import _progress_enabled, predict_logits
 
 EVALUATION_BATCH = 256  # events per forward pass: the shot sampler's tensors stay small
@@ -142,7 +142,13 @@ def circuit_budget(variant: str, shots: int = 1_000) -> dict[str, object]:
     return {
         "variant": variant,
         "circuits": [
-            {"circuit": name, "per_token_and_layer": count, "angles": angles, "inputs": inputs}
+            {
+                "circuit": name,
+                "per_token_and_layer": count,
+                "per_event": repeats * count,
+                "angles": angles,
+                "inputs": inputs,
+            }
             for name, count, angles, inputs in per_token
         ],
         "executions_inference": inference,
@@ -258,16 +264,11 @@ def device_seconds(variant: str, device: DeviceRates, shots: int) -> dict[str, f
     Circuits run one after another, each for all its shots; the time to load a new circuit or
     new angles is not counted beyond what the device's figure includes.
     """
-    from .models import ViTConfig
-
-    config = ViTConfig.from_variant(variant)
-    repeats = config.n_tokens * config.encoder_layers * config.rk_order
     inference = training = 0.0
-    for row in circuit_layers(variant):
+    for row in circuit_layers(variant):  # executions counted once, by circuit_budget
         per_execution = shots * device.shot_seconds(row["gates"])
-        runs = repeats * row["per_token_and_layer"]
-        inference += runs * per_execution
-        training += runs * (1 + 2 * (row["angles"] + row["inputs"])) * per_execution
+        inference += row["per_event"] * per_execution
+        training += row["per_event"] * (1 + 2 * (row["angles"] + row["inputs"])) * per_execution
     return {"inference": inference, "training_step": training}
 
 
@@ -278,7 +279,6 @@ SCAN_EVENTS = 4_000  # test events per setting: the first of the protocol's test
 def _write(record: dict[str, object], name: str, results_dir=None) -> Path:
     """Write a record of this module under ``data/results/hardware/``."""
     from .experiments import RESULTS_DIR
-    from .provenance import write_record
 
     path = (results_dir or RESULTS_DIR) / HARDWARE_RESULTS / f"{name}.json"
     write_record(record, path)
