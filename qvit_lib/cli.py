@@ -162,8 +162,13 @@ def _cmd_device(args: argparse.Namespace) -> int:
 
     get_protocol(args.protocol)
     code_version()  # every record of this command names the code it started with
-    if args.variant and ViTConfig.from_variant(args.variant).attention not in ATTENTION_LOADERS:
-        raise ConfigError(f"--variant {args.variant}: only hybrid attention runs on circuits of 4 qubits per head")
+    config = ViTConfig.from_variant(args.variant) if args.variant else None
+    runs_circuits = config and (config.attention in ATTENTION_LOADERS or config.feed_forward == "qmlp")
+    if config and (config.attention == "qproj" or not runs_circuits):
+        raise ConfigError(
+            f"--variant {args.variant}: the device model runs hybrid attention heads and the quantum "
+            "feed-forward (-qmlp), not quantum projections (qproj) or classical layers alone"
+        )
     if args.fine_tune:
         variant = args.variant or "hybrid-angle-cmx-pe"
         options = {"shots": args.shots, "epochs": args.epochs, "n_events": args.events}
@@ -335,12 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
     device = commands.add_parser(
         "device",
         help="the committed hybrid-angle runs as a quantum computer would run them: shots, noise (chapter 10)",
-        description="Scan every committed hybrid-angle run of a protocol (or --variant) against shots, depolarising "
+        description="Scan every committed hybrid-angle run of a protocol (or --variant, e.g. the quantum feed-forward "
+        "classical-cmx-pe-qmlp) against shots, depolarising "
         "noise and readout error, writing data/results/hardware/<run>.json; with --fine-tune, go on training "
         "the seed-0 model with and without shots in the loop and compare.",
     )
     device.add_argument("--protocol", default="cpu", help="whose committed runs (default cpu)")
-    device.add_argument("--variant", default=None, help="one variant instead of every hybrid-angle one")
+    device.add_argument(
+        "--variant", default=None, help="one variant instead of every hybrid-angle one, e.g. classical-cmx-pe-qmlp"
+    )
     device.add_argument("--events", type=_positive_int, default=4000, help="test events per setting (default 4000)")
     device.add_argument("--fine-tune", action="store_true", help="the fine-tuning experiment instead of the scan")
     device.add_argument("--shots", type=_positive_int, default=100, help="shots in the loop, with --fine-tune")

@@ -19,7 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .attention import HybridMultiHeadAttention
+from .attention import HybridMultiHeadAttention, QuantumProjectionAttention
+from .errors import ConfigError
+from .feedforward import QuantumFeedForward
 from .fused.noise import Execution
 from .metrics import classifier_metrics
 from .provenance import stamp, write_record
@@ -33,12 +35,25 @@ def hybrid_heads(model: nn.Module) -> list[HybridMultiHeadAttention]:
     return [m for m in model.modules() if isinstance(m, HybridMultiHeadAttention)]
 
 
+def device_circuits(model: nn.Module) -> list[HybridMultiHeadAttention | QuantumFeedForward]:
+    """The parts of a model that run circuits on the device model: hybrid heads and quantum feed-forwards."""
+    return [m for m in model.modules() if isinstance(m, HybridMultiHeadAttention | QuantumFeedForward)]
+
+
 @contextlib.contextmanager
 def emulate(model: nn.Module, execution: Execution) -> Iterator[nn.Module]:
-    """Within the block, the model's hybrid heads return what a device would (one seeded sampler)."""
-    heads = hybrid_heads(model)
-    if not heads and not execution.exact:
-        raise ValueError(f"{type(model).__name__} has no hybrid attention to run on a device")
+    """Within the block, the model's circuits return what a device would (one seeded sampler).
+
+    Hybrid attention heads and quantum feed-forwards are modelled; quantum projections
+    (``qproj``) are not, and a model with them is refused rather than half emulated.
+    """
+    heads = device_circuits(model)
+    if not execution.exact:
+        if not heads:
+            name = type(model).__name__
+            raise ConfigError(f"{name} has no hybrid attention or quantum feed-forward to run on a device")
+        if any(isinstance(m, QuantumProjectionAttention) for m in model.modules()):
+            raise ConfigError("quantum projections (qproj) are not modelled on a device; chapter 10 runs the others")
     generator = torch.Generator().manual_seed(execution.seed)
     for head in heads:
         head.run_as(execution, generator)

@@ -239,7 +239,7 @@ def test_a_model_runs_as_on_a_device_and_is_exact_again_afterwards():
     assert torch.equal(after, exact)  # the heads are exact again
     metrics = hardware.device_metrics(model, tokens, labels, noise.Execution(depolarizing=0.01))
     assert set(metrics) >= {"accuracy", "bce", "auc"}
-    with pytest.raises(ValueError, match="no hybrid attention"):
+    with pytest.raises(ConfigError, match="no hybrid attention"):
         with hardware.emulate(build_model("classical-cmx-pe"), noise.Execution(shots=10)):
             pass
 

@@ -151,8 +151,9 @@ def projection_circuit(n_qubits: int, layers: int = 1) -> PauliCircuit:
     return PauliCircuit(d, "angle", (("rx", 0),), tuple(body), tuple(range(d)), layers * d)
 
 
-# A term: (sign, letters, factors), factors a sorted tuple of (angle slot, 0 for cos / 1 for sin).
-Term = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]
+# A term: (sign, letters, factors, power), factors a sorted tuple of (angle slot, 0 for cos / 1
+# for sin), power the number of depolarising channels whose λ it carries.
+Term = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...], int]
 
 
 def _conjugate_by_cnots(letters: tuple[int, ...], pairs: tuple[tuple[int, int], ...]) -> tuple[int, tuple[int, ...]]:
@@ -168,15 +169,15 @@ def _conjugate_by_rotations(terms: dict, axis: int, first_slot: int) -> dict:
     """R† P R for a rotation layer on every qubit: letters that anticommute split in two."""
     for qubit in range(len(next(iter(terms))[0]) if terms else 0):
         split: dict = {}
-        for (letters, factors), sign in terms.items():
+        for (letters, factors, power), sign in terms.items():
             rule = ROTATION_RULE[axis, letters[qubit]]
             slot = first_slot + qubit
             if rule is None:
-                split[letters, factors] = split.get((letters, factors), 0) + sign
+                split[letters, factors, power] = split.get((letters, factors, power), 0) + sign
                 continue
             other_sign, other = rule
-            keep = (letters, tuple(sorted((*factors, (slot, 0)))))
-            turned = (letters[:qubit] + (other,) + letters[qubit + 1 :], tuple(sorted((*factors, (slot, 1)))))
+            keep = (letters, tuple(sorted((*factors, (slot, 0)))), power)
+            turned = (letters[:qubit] + (other,) + letters[qubit + 1 :], tuple(sorted((*factors, (slot, 1)))), power)
             split[keep] = split.get(keep, 0) + sign
             split[turned] = split.get(turned, 0) + sign * other_sign
         terms = {key: sign for key, sign in split.items() if sign}
@@ -189,27 +190,37 @@ def _conjugate_by_rotations(terms: dict, axis: int, first_slot: int) -> dict:
 
 
 @functools.lru_cache(maxsize=64)
-def propagate(circuit: PauliCircuit) -> tuple[tuple[int, Term], ...]:
+def propagate(circuit: PauliCircuit, noisy: bool = False) -> tuple[tuple[int, Term], ...]:
     """U† Z_j U of the circuit's body as signed Pauli strings: ((observable index, term), …).
 
     Each factor (slot, kind) of a term contributes cos θ_slot (kind 0) or sin θ_slot (kind 1)
     to its coefficient; repeated factors (a cos² from two paths) are kept as a product.
+    ``noisy``: a depolarising channel follows every gate on each of its wires; it shrinks
+    every non-identity letter it meets by λ = 1 − 4p/3 (and is its own adjoint), so a term
+    also counts the channels it met, its ``power`` of λ. Without noise every power is 0.
     """
     d = circuit.n_qubits
     out = []
     for index, wire in enumerate(circuit.measured):
         letters = tuple(Z if q == wire else I for q in range(d))
-        terms = {(letters, ()): 1}
+        terms = {(letters, (), 0): 1}
         for gate, argument in reversed(circuit.body):
             if gate == "cnots":
-                moved: dict = {}
-                for (lets, factors), sign in terms.items():
-                    s, new = _conjugate_by_cnots(lets, argument)
-                    moved[new, factors] = moved.get((new, factors), 0) + sign * s
-                terms = {key: sign for key, sign in moved.items() if sign}
+                pairs = argument if noisy else (argument,)
+                for pair in reversed(pairs):
+                    step = (pair,) if noisy else pair
+                    moved: dict = {}
+                    for (lets, factors, power), sign in terms.items():
+                        if noisy:  # the channels after this CNOT, on control and target
+                            power += sum(lets[q] != I for q in step[0])
+                        s, new = _conjugate_by_cnots(lets, step)
+                        moved[new, factors, power] = moved.get((new, factors, power), 0) + sign * s
+                    terms = {key: sign for key, sign in moved.items() if sign}
             else:
+                if noisy:  # the channel after each rotation of the layer, on its wire
+                    terms = {(lets, f, n + sum(p != I for p in lets)): sign for (lets, f, n), sign in terms.items()}
                 terms = _conjugate_by_rotations(terms, AXES[gate], int(argument))
-        out += [(index, (sign, lets, factors)) for (lets, factors), sign in sorted(terms.items())]
+        out += [(index, (sign, lets, factors, power)) for (lets, factors, power), sign in sorted(terms.items())]
     return tuple(out)
 
 
@@ -223,8 +234,8 @@ class _Plan:
     and sums the terms of each observable.
     """
 
-    def __init__(self, circuit: PauliCircuit) -> None:
-        terms = propagate(circuit)
+    def __init__(self, circuit: PauliCircuit, noisy: bool = False) -> None:
+        terms = propagate(circuit, noisy)
         d = circuit.n_qubits
         self.n_qubits, self.n_observables = d, len(circuit.measured)
         width = max((len(t[2]) for _, t in terms), default=0)
@@ -268,6 +279,7 @@ class _Plan:
         order = [index for _, members in sorted(groups.items()) for index, _ in members]
         # Terms in evaluation order: their signs, coefficient factors and observables.
         self.signs = torch.tensor([terms[i][1][0] for i in order], dtype=torch.float64)
+        self.powers = torch.tensor([terms[i][1][3] for i in order], dtype=torch.float64)
         self.factors = torch.tensor(
             [
                 [1 + slot + kind * p for slot, kind in terms[i][1][2]] + [0] * (width - len(terms[i][1][2]))
@@ -280,8 +292,8 @@ class _Plan:
 
 
 @functools.lru_cache(maxsize=64)
-def _plan(circuit: PauliCircuit) -> _Plan:
-    return _Plan(circuit)
+def _plan(circuit: PauliCircuit, noisy: bool = False) -> _Plan:
+    return _Plan(circuit, noisy)
 
 
 Bloch = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]  # None: exactly zero
@@ -329,8 +341,14 @@ def bloch_vectors(x: torch.Tensor, theta: torch.Tensor, circuit: PauliCircuit) -
     return tuple(present[0].new_zeros(()).expand(shape) if b is None else b.expand(shape) for b in bloch)
 
 
-def pauli_expectations(x: torch.Tensor, theta: torch.Tensor, circuit: PauliCircuit) -> torch.Tensor:
+def pauli_expectations(
+    x: torch.Tensor, theta: torch.Tensor, circuit: PauliCircuit, depolarizing: float = 0.0
+) -> torch.Tensor:
     """⟨Z_j⟩ of the circuit for inputs ``x`` (..., d) and angles ``theta`` (P,) or (C, P).
+
+    ``depolarizing``: the strength p of a depolarising channel after every gate (chapter 10's
+    device model, :mod:`qvit_lib.fused.noise`): each term's coefficient carries λ^power, and
+    each qubit's Bloch vector shrinks by λ once per gate before the first entangler.
 
     Returns (..., n_measured), or (..., C, n_measured) for C circuits of the same shape with
     their own angles (e.g. the query, key and value projections of one token). Works
@@ -344,11 +362,17 @@ def pauli_expectations(x: torch.Tensor, theta: torch.Tensor, circuit: PauliCircu
             f"circuit on {d} qubits with {circuit.n_angles} angles got inputs "
             f"{tuple(x.shape)} and angles {tuple(theta.shape)}"
         )
-    plan = _plan(circuit)
+    plan = _plan(circuit, bool(depolarizing))
     trig = torch.cat([torch.ones_like(theta[:, :1]), torch.cos(theta), torch.sin(theta)], dim=-1)  # (C, 1 + 2P)
     coefficient = plan.signs.to(theta) * trig[:, plan.factors].prod(-1)  # (C, T)
+    shrink = 1 - 4 * depolarizing / 3
+    if depolarizing:
+        coefficient = coefficient * shrink ** plan.powers.to(theta)
     weights = coefficient[..., None] * plan.membership.to(theta)  # (C, T, n_obs): coefficient and sum in one
     components = bloch_vectors(x.reshape(-1, d).T, theta, circuit)  # 3 × (C, d, M)
+    if depolarizing:
+        gates_before = (2 if circuit.loader == "hadamard" else 1) + len(circuit.pre)
+        components = tuple(c * shrink**gates_before for c in components)
     sources = {
         "one": lambda _: torch.ones_like(components[0][:, :1]),
         "component": lambda letter: components[letter - 1],
@@ -367,7 +391,7 @@ def pauli_expectations(x: torch.Tensor, theta: torch.Tensor, circuit: PauliCircu
 def describe(circuit: PauliCircuit) -> list[str]:
     """The propagated observables as text, e.g. ``⟨Z_1⟩ = +cos θ_8 · Z0 Z1 + sin θ_8 · X1 X2``."""
     lines: dict[int, list[str]] = {}
-    for index, (sign, letters, factors) in propagate(circuit):
+    for index, (sign, letters, factors, _) in propagate(circuit):
         trig = " ".join(f"{'cos' if kind == 0 else 'sin'} θ_{slot}" for slot, kind in factors) or "1"
         string = " ".join(f"{LETTERS[p]}{q}" for q, p in enumerate(letters) if p != I) or "I"
         lines.setdefault(index, []).append(f"{'+' if sign > 0 else '−'}{trig} · {string}")
