@@ -348,3 +348,27 @@ def device_model_qnode(
 
     qnode = qml.qnode(dev, interface="torch", diff_method="backprop" if shots is None else None)(noisy)
     return qnode if shots is None else qml.set_shots(qnode, shots=[(shots, copies)] if copies > 1 else shots)
+
+
+def value_outcome_moments(
+    x: torch.Tensor, theta: torch.Tensor, loader: str = "angle"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """⟨Z_j⟩ (d,) and ⟨Z_i Z_j⟩ (d, d) of the value circuit on one input, from PennyLane's state vector.
+
+    The reference for the 16-qubit shot sampler of chapter 10 (:mod:`qvit_lib.fused.chain`):
+    all 2^d outcome probabilities, then the moments of the ±1 outcomes (qubit 0 the leading bit).
+    """
+    import numpy as np
+    import pennylane as qml
+
+    d = x.shape[-1]
+
+    @qml.qnode(qml.device("default.qubit", wires=d))
+    def bit_strings():
+        data_loader(x.detach().double().numpy(), loader)
+        value_ansatz(theta.detach().double().numpy(), d)
+        return qml.probs(wires=range(d))
+
+    p = torch.as_tensor(np.asarray(bit_strings()), dtype=torch.float64)
+    signs = 1 - 2 * ((torch.arange(2**d)[:, None] >> torch.arange(d - 1, -1, -1)) & 1).double()  # (2^d, d)
+    return signs.T @ p, (signs * p[:, None]).T @ signs

@@ -332,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--family",
         choices=SWEEP_FAMILIES,
         default="paper",
-        help="paper: the paper's 22 variants (default); design: chapter 9's runs of new layers",
+        help="paper: the paper's 22 variants (default); design: chapter 9's runs of new layers "
+        "(under converged: the best variant of each new family, every seed)",
     )
     sw.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     sw.set_defaults(run=_cmd_sweep)

@@ -301,12 +301,41 @@ def load_trained(variant: str, protocol: str = "cpu", seed: int = 0, results_dir
     return TrainedRun(model.eval(), record)
 
 
+DESIGN_FAMILIES = {  # chapter 9's new layers: which variants carry each
+    "quantum feed-forward": lambda config: config.feed_forward == "qmlp",
+    "quantum projections": lambda config: config.attention == "qproj",
+    "Runge–Kutta layers": lambda config: config.rk_order > 1,
+}
+
+
+def best_of_design_families(results_dir: Path | None = None) -> dict[str, str]:
+    """Per new family of chapter 9, its variant with the highest committed ``cpu`` test AUC (seed 0).
+
+    The converged protocol trains these with every seed. A variant of two families (e.g.
+    ``-qmlp-rk4``) competes in both.
+    """
+    from .models import ViTConfig
+
+    records = [r for r in load_results("cpu", results_dir, DESIGN_RUNS).values() if r["seed"] == 0]
+    best = {}
+    for family, carries in DESIGN_FAMILIES.items():
+        members = [r for r in records if carries(ViTConfig.from_variant(r["variant"]))]
+        if not members:
+            raise ConfigError(
+                f"no committed cpu run of the {family} family: run `sweep --protocol cpu --family design`"
+            )
+        best[family] = max(members, key=lambda r: r["test"]["auc"])["variant"]
+    return best
+
+
 def sweep_plan(
     seeds: tuple[int, ...] = SWEEP_SEEDS, protocol: str = "cpu", family: str = "paper"
 ) -> list[tuple[str, int]]:
     """The runs of a protocol's sweep over a family of variants, in the order they are trained.
 
-    Family ``design``: chapter 9's runs (:data:`DESIGN_RUNS`), seed 0. Family ``paper``:
+    Family ``design``: chapter 9's runs (:data:`DESIGN_RUNS`), seed 0; under a protocol of
+    :data:`EVERY_SEED_PROTOCOLS`, the best of each new family (:func:`best_of_design_families`)
+    with every seed. Family ``paper``:
 
     usually the ``cmx-pe`` variants, every other variant (seed 0), then the ``cmx-pe``
     variants with the other seeds. A protocol of :data:`EVERY_SEED_PROTOCOLS` runs every
@@ -318,6 +347,8 @@ def sweep_plan(
     if family not in SWEEP_FAMILIES:
         raise ConfigError(f"unknown sweep family {family!r}; valid: {', '.join(SWEEP_FAMILIES)}")
     if family == "design":
+        if protocol in EVERY_SEED_PROTOCOLS:
+            return [(variant, seed) for variant in best_of_design_families().values() for seed in seeds]
         return [(variant, 0) for variant in DESIGN_RUNS]
     variants = all_variants()  # the paper's 22
     if protocol in EVERY_SEED_PROTOCOLS:

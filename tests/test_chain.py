@@ -57,26 +57,9 @@ def test_the_law_check_can_fail():
     assert _outcome_p_value(independent, noise.outcome_probabilities(z)) < 1e-6
 
 
-def _exact_moments_16(x: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """⟨Z_j⟩ and ⟨Z_i Z_j⟩ of the 16-qubit value circuit from PennyLane's state vector."""
-    import pennylane as qml
-
-    dev = qml.device("default.qubit", wires=16)
-
-    @qml.qnode(dev)
-    def probabilities():
-        circuits.data_loader(x[0].numpy(), "angle")
-        circuits.value_ansatz(theta.numpy(), 16)
-        return qml.probs(wires=range(16))
-
-    p = torch.as_tensor(np.asarray(probabilities()), dtype=torch.float64)
-    signs = 1 - 2 * ((torch.arange(2**16)[:, None] >> torch.arange(15, -1, -1)) & 1).double()  # (2^16, 16)
-    return signs.T @ p, (signs * p[:, None]).T @ signs
-
-
 def test_sixteen_qubits_have_the_state_vectors_means_and_correlations():
     x, theta = _circuit(16, seed=16)
-    mean, second = _exact_moments_16(x, theta)
+    mean, second = circuits.value_outcome_moments(x[0], theta)
     assert torch.allclose(mean, pauli_expectations(x[0], theta, value_circuit(16, "angle")), atol=1e-10)
     copies = 40_000
     z = 1 - 2 * _bits(x, theta, copies, seed=2)

@@ -76,6 +76,33 @@ def test_the_design_sweep_holds_chapter_nine_runs():
         experiments.sweep_plan(family="all")
 
 
+def test_the_converged_design_sweep_trains_the_best_of_each_family_with_every_seed(tmp_path):
+    import json
+
+    best = experiments.best_of_design_families()
+    assert best == {
+        "quantum feed-forward": "classical-cmx-pe-qmlp",
+        "quantum projections": "qproj-cmx-pe",
+        "Runge–Kutta layers": "classical-cmx-pe-rk3",
+    }  # the committed cpu runs of chapter 9
+    plan = experiments.sweep_plan(protocol="converged", family="design")
+    assert plan == [(variant, seed) for variant in best.values() for seed in (0, 1, 2)]
+    # the choice follows the results: here qproj-cmx-pe-rk4 beats qproj-cmx-pe
+    (tmp_path / "cpu").mkdir()
+    aucs = {"qproj-cmx-pe": 0.70, "qproj-cmx-pe-rk4": 0.80, "classical-cmx-pe-rk2": 0.75, "hybrid-cmx-pe-qmlp": 0.6}
+    for variant, auc in aucs.items():
+        record = {"variant": variant, "seed": 0, "test": {"auc": auc}}
+        (tmp_path / "cpu" / f"{variant}.json").write_text(json.dumps(record))
+    assert experiments.best_of_design_families(tmp_path) == {
+        "quantum feed-forward": "hybrid-cmx-pe-qmlp",
+        "quantum projections": "qproj-cmx-pe-rk4",
+        "Runge–Kutta layers": "qproj-cmx-pe-rk4",
+    }
+    (tmp_path / "cpu" / "hybrid-cmx-pe-qmlp.json").unlink()
+    with pytest.raises(ConfigError, match="no committed cpu run of the quantum feed-forward family"):
+        experiments.best_of_design_families(tmp_path)
+
+
 def test_a_run_writes_its_results_and_a_sweep_skips_it(tmp_path):
     kwargs = dict(results_dir=tmp_path / "results", progress=False)
     # One process of 28 takes exactly the first run of the plan.
