@@ -618,6 +618,34 @@ def paired_comparison(
     return delong_test(a, b, events[1].numpy())
 
 
+def seed_comparison(
+    scores: dict[tuple[str, int], np.ndarray], variant_a: str, variant_b: str, labels: np.ndarray
+) -> dict[str, object]:
+    """``variant_a`` against ``variant_b`` on the same test events, seed by seed, and over seeds.
+
+    ``scores``: (variant, seed) → test scores (:func:`test_scores`, each run scored once);
+    the seeds both variants have are compared. Per seed, DeLong's paired test (its standard
+    error is the test events' share of the noise); over seeds, the mean AUC difference and its
+    standard deviation (training's share), so that "within noise" is two numbers.
+    """
+    from .metrics import delong_test
+
+    seeds = sorted({s for v, s in scores if v == variant_a} & {s for v, s in scores if v == variant_b})
+    if not seeds:
+        raise ConfigError(f"no seed with scores of both {variant_a} and {variant_b}")
+    tests = [delong_test(scores[variant_a, s], scores[variant_b, s], labels) for s in seeds]
+    differences = np.array([t["difference"] for t in tests])
+    return {
+        "a": variant_a,
+        "b": variant_b,
+        "seeds": seeds,
+        "per_seed": tests,
+        "mean_difference": float(differences.mean()),
+        "seed_sd": float(differences.std(ddof=1)) if len(seeds) > 1 else float("nan"),
+        "largest_p": max(t["p_value"] for t in tests),
+    }
+
+
 LATE_FRACTION = 0.1  # a best epoch in the last 10 % of a run's epochs: it may still have been improving
 
 

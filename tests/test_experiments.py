@@ -213,6 +213,27 @@ def test_paired_comparison_of_two_committed_runs_on_their_test_events(monkeypatc
         experiments.test_scores("cpu", "none-cmx-pe", 0, (events[0][:2000], events[1][:2000]))
 
 
+def test_seed_comparison_tests_each_seed_and_gives_the_spread_over_seeds():
+    from qvit_lib.metrics import delong_test
+
+    g = np.random.default_rng(0)
+    labels = np.arange(2000) % 2 == 1
+    scores = {}
+    for seed, shift in enumerate((0.5, 0.3, 0.4)):  # b is better on every seed, by a varying margin
+        base = labels + g.normal(0, 1, labels.size)
+        scores["a", seed] = base + g.normal(0, 0.3, labels.size)
+        scores["b", seed] = base + shift * labels + g.normal(0, 0.3, labels.size)
+    scores["a", 3] = scores["a", 0]  # a seed b lacks is left out
+    result = experiments.seed_comparison(scores, "a", "b", labels)
+    assert result["seeds"] == [0, 1, 2]
+    by_hand = [delong_test(scores["a", s], scores["b", s], labels)["difference"] for s in range(3)]
+    assert result["mean_difference"] == pytest.approx(np.mean(by_hand)) and result["mean_difference"] < 0
+    assert result["seed_sd"] == pytest.approx(np.std(by_hand, ddof=1)) and result["seed_sd"] > 0
+    assert result["largest_p"] < 1e-3  # every seed's difference is real
+    with pytest.raises(ConfigError, match="no seed with scores of both a and c"):
+        experiments.seed_comparison(scores, "a", "c", labels)
+
+
 def test_seed_table_gives_mean_and_spread_and_flags_late_best_epochs():
     def record(variant, seed, auc, best, epochs=40):
         test = {"accuracy": 0.7, "bce": 0.55, "auc": auc}
