@@ -1,7 +1,8 @@
 """The trained hybrids on a quantum computer (chapter 10): shots, noise, and what it would cost.
 
-* :func:`emulate` runs every hybrid attention head of a model as a device would — finite
-  shots, depolarising gate noise, readout errors (:mod:`qvit_lib.fused.noise`) — and
+* :func:`emulate` runs every hybrid attention head and quantum feed-forward of a model as a
+  device would — finite shots, depolarising gate noise, readout errors
+  (:mod:`qvit_lib.fused.noise`, :mod:`qvit_lib.fused.chain`) — and
   :func:`device_metrics` evaluates a model that way, seeded.
 * :func:`circuit_budget` counts circuit executions per event for inference and for one
   training step with parameter-shift gradients, for every hybrid variant of the book.
@@ -47,21 +48,21 @@ def emulate(model: nn.Module, execution: Execution) -> Iterator[nn.Module]:
     Hybrid attention heads and quantum feed-forwards are modelled; quantum projections
     (``qproj``) are not, and a model with them is refused rather than half emulated.
     """
-    heads = device_circuits(model)
+    parts = device_circuits(model)
     if not execution.exact:
-        if not heads:
+        if not parts:
             name = type(model).__name__
             raise ConfigError(f"{name} has no hybrid attention or quantum feed-forward to run on a device")
         if any(isinstance(m, QuantumProjectionAttention) for m in model.modules()):
             raise ConfigError("quantum projections (qproj) are not modelled on a device; chapter 10 runs the others")
     generator = torch.Generator().manual_seed(execution.seed)
-    for head in heads:
-        head.run_as(execution, generator)
+    for part in parts:
+        part.run_as(execution, generator)
     try:
         yield model
     finally:
-        for head in heads:
-            head.run_as(None)
+        for part in parts:
+            part.run_as(None)
 
 
 def device_metrics(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor, execution: Execution) -> dict:
