@@ -29,6 +29,7 @@ LAYERS = {
     "fused.quadratic": 2,
     "fused.pauli": 2,
     "fused.noise": 2,
+    "fused.chain": 2,
     "circuits": 3,
     "attention": 3,
     "feedforward": 3,
