@@ -146,6 +146,8 @@ def test_ctrl_c_on_the_command_line_stops_cleanly(tmp_path):
         import os, signal
         from pathlib import Path
         from qvit_lib import cli, experiments, training
+        # as in a terminal: a parent started in the background (nohup … &) passes SIGINT on ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         experiments.RESULTS_DIR = Path({str(tmp_path / "results")!r})
         experiments.CHECKPOINT_DIR = Path({str(tmp_path / "checkpoints")!r})
         experiments.PROTOCOLS["quick"] = experiments.Protocol("quick", 2_000, 3)
