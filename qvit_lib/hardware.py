@@ -31,11 +31,6 @@ from .training import _progress_enabled, predict_logits
 EVALUATION_BATCH = 256  # events per forward pass: the shot sampler's tensors stay small
 
 
-def hybrid_heads(model: nn.Module) -> list[HybridMultiHeadAttention]:
-    """The hybrid attention layers of a model, in order."""
-    return [m for m in model.modules() if isinstance(m, HybridMultiHeadAttention)]
-
-
 def device_circuits(model: nn.Module) -> list[HybridMultiHeadAttention | QuantumFeedForward]:
     """The parts of a model that run circuits on the device model: hybrid heads and quantum feed-forwards."""
     return [m for m in model.modules() if isinstance(m, HybridMultiHeadAttention | QuantumFeedForward)]

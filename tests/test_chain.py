@@ -43,8 +43,7 @@ def test_single_runs_follow_the_exact_law_of_all_bit_strings(d, loader):
     x, theta = _circuit(d, seed=d)
     z = noise.z_string_expectations(x[:, None], theta[None], "value", loader)[0, 0]
     probabilities = noise.outcome_probabilities(z)
-    bits = chain.value_run_counts(x.expand(20_000, -1), theta, loader, 1, torch.Generator().manual_seed(1))
-    assert _outcome_p_value(bits, probabilities) > 1e-3
+    assert _outcome_p_value(_bits(x, theta, 20_000, seed=1, loader=loader), probabilities) > 1e-3
 
 
 def test_the_law_check_can_fail():

@@ -319,7 +319,7 @@ def test_robustness_scan_and_fine_tuning_run_on_a_small_model():
     assert {r["knob"] for r in scan["rows"]} == {"shots", "depolarizing", "readout"} and scan["events"] == 24
     tuned = hardware.fine_tune_with_shots(model, (tokens, labels), (tokens, labels), shots=50, epochs=1, progress=False)
     assert len(tuned["history"]) == 1 and tuned["best_epoch"] == 1
-    assert all(head.execution is None for head in hardware.hybrid_heads(model))  # exact again afterwards
+    assert all(head.execution is None for head in hardware.device_circuits(model))  # exact again afterwards
 
 
 def test_a_committed_run_is_scanned_and_recorded(tmp_path):

@@ -206,14 +206,12 @@ def propagate(circuit: PauliCircuit, noisy: bool = False) -> tuple[tuple[int, Te
         terms = {(letters, (), 0): 1}
         for gate, argument in reversed(circuit.body):
             if gate == "cnots":
-                pairs = argument if noisy else (argument,)
-                for pair in reversed(pairs):
-                    step = (pair,) if noisy else pair
+                for pair in reversed(argument):  # last CNOT first, its channels before it
                     moved: dict = {}
                     for (lets, factors, power), sign in terms.items():
                         if noisy:  # the channels after this CNOT, on control and target
-                            power += sum(lets[q] != I for q in step[0])
-                        s, new = _conjugate_by_cnots(lets, step)
+                            power += sum(lets[q] != I for q in pair)
+                        s, new = _conjugate_by_cnots(lets, (pair,))
                         moved[new, factors, power] = moved.get((new, factors, power), 0) + sign * s
                     terms = {key: sign for key, sign in moved.items() if sign}
             else:
