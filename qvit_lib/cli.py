@@ -153,6 +153,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scores(args: argparse.Namespace) -> int:
+    from .scores import score_runs, scores_path
+
+    statuses = score_runs(args.protocol, args.results_dir)
+    scored = sorted(name for name, status in statuses.items() if status == "scored")
+    print(f"{len(scored)} run(s) scored, {len(statuses) - len(scored)} kept: {', '.join(scored) or 'none new'}")
+    print(f"wrote {scores_path(args.protocol, args.results_dir)}")
+    return 0
+
+
 def _cmd_device(args: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .experiments import get_protocol, load_results, run_name
@@ -337,6 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     sw.set_defaults(run=_cmd_sweep)
+
+    sc = commands.add_parser(
+        "scores",
+        help="store every committed run's logits on its test events, for paired tests (chapter 7)",
+        description="Score each committed run of a protocol on its test split (checked against the recorded AUC) "
+        "and write data/results/<protocol>/test_scores.npz; runs already scored and not retrained since are kept.",
+    )
+    sc.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
+    sc.add_argument("--results-dir", type=Path, default=None, help="where results are (default: data/results)")
+    sc.set_defaults(run=_cmd_scores)
 
     device = commands.add_parser(
         "device",

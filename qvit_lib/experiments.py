@@ -582,7 +582,13 @@ def test_split(protocol: str) -> tuple[object, object]:
         return dataset.tokens("test", _split_sizes(chosen, dataset)["test"])
 
 
-def test_scores(protocol: str, variant: str, seed: int = 0, events: tuple[object, object] | None = None):
+def test_scores(
+    protocol: str,
+    variant: str,
+    seed: int = 0,
+    events: tuple[object, object] | None = None,
+    results_dir: Path | None = None,
+):
     """A committed run's logits on its protocol's test events, checked against its record.
 
     ``events``: the test split if already loaded (:func:`test_split`). The AUC of the logits
@@ -592,7 +598,7 @@ def test_scores(protocol: str, variant: str, seed: int = 0, events: tuple[object
     from .training import predict_logits
 
     tokens, labels = events if events is not None else test_split(protocol)
-    model, record = load_trained(variant, protocol, seed)
+    model, record = load_trained(variant, protocol, seed, results_dir)
     scores = predict_logits(model, tokens).detach().numpy()
     computed, recorded = roc_auc(scores, labels.numpy()), record["test"]["auc"]
     if abs(computed - recorded) > 1e-4:

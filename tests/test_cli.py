@@ -14,7 +14,9 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "qvit_lib", *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("command", [[], ["simulate"], ["info"], ["separability"], ["bench"], ["device"], ["gan"]])
+@pytest.mark.parametrize(
+    "command", [[], ["simulate"], ["info"], ["separability"], ["bench"], ["device"], ["gan"], ["scores"]]
+)
 def test_help(command):
     result = run(*command, "--help")
     assert result.returncode == 0
@@ -57,6 +59,8 @@ def test_simulate_pair_directory(tmp_path):
         (["device", "--events", "0"], "expected a positive integer, got 0"),
         (["gan", "--attention", "none"], "a GAN needs encoder layers"),
         (["gan", "--protocol", "paper"], "unknown GAN protocol 'paper'"),
+        (["scores", "--protocol", "converged", "--results-dir", "."], "no committed runs under protocol 'converged'"),
+        (["scores", "--protocol", "long"], "unknown protocol 'long'"),
     ],
 )
 def test_bad_arguments_give_clear_messages(tmp_path, args, message):

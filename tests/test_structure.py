@@ -40,6 +40,7 @@ LAYERS = {
     "experiments": 6,
     "hardware": 6,
     "fastsim": 6,
+    "scores": 6,
     "cli": 7,
     "bench": 7,
     "plots": 7,
