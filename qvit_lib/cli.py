@@ -154,12 +154,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
-    from .scores import score_runs, scores_path
+    from .scores import SCORES_SUFFIX, score_runs
 
     statuses = score_runs(args.protocol, args.results_dir)
     scored = sorted(name for name, status in statuses.items() if status == "scored")
     print(f"{len(scored)} run(s) scored, {len(statuses) - len(scored)} kept: {', '.join(scored) or 'none new'}")
-    print(f"wrote {scores_path(args.protocol, args.results_dir)}")
+    print(f"each run's scores: data/results/{args.protocol}/<run>{SCORES_SUFFIX}")
     return 0
 
 
@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         "scores",
         help="store every committed run's logits on its test events, for paired tests (chapter 7)",
         description="Score each committed run of a protocol on its test split (checked against the recorded AUC) "
-        "and write data/results/<protocol>/test_scores.npz; runs already scored and not retrained since are kept.",
+        "and write data/results/<protocol>/<run>.scores.npz; runs already scored and not retrained since are kept.",
     )
     sc.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
     sc.add_argument("--results-dir", type=Path, default=None, help="where results are (default: data/results)")

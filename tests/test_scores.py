@@ -12,8 +12,8 @@ from qvit_lib.metrics import roc_auc
 
 
 def test_the_committed_scores_cover_every_committed_converged_run():
-    """Every converged run committed has its logits in test_scores.npz, scored after it finished
-    training (a run committed without ``python -m qvit_lib scores`` fails here)."""
+    """Every converged run committed has its logits beside it (<run>.scores.npz), scored after it
+    finished training (a run committed without ``python -m qvit_lib scores`` fails here)."""
     stored, labels = scores.load_scores("converged")
     records = experiments.load_results("converged")
     assert sorted(stored) == sorted((r["variant"], r["seed"]) for r in records.values())
@@ -49,9 +49,9 @@ def _copy_runs(names, tmp_path):
 @pytest.mark.slow
 def test_scores_are_refused_when_missing_stale_or_not_of_their_run(tmp_path, monkeypatch):
     monkeypatch.delenv("QVIT_DATA", raising=False)
-    with pytest.raises(CheckpointError, match="no test scores for protocol 'converged'.*qvit_lib scores"):
-        scores.load_scores("converged", tmp_path)
     root = _copy_runs(["none-cmx-pe", "none-cmx-pe-seed1"], tmp_path)
+    with pytest.raises(CheckpointError, match="no test scores of the committed run none-cmx-pe.*qvit_lib scores"):
+        scores.load_scores("converged", tmp_path)
     assert scores.score_runs("converged", tmp_path, progress=False) == {
         "none-cmx-pe": "scored",
         "none-cmx-pe-seed1": "scored",
@@ -61,7 +61,7 @@ def test_scores_are_refused_when_missing_stale_or_not_of_their_run(tmp_path, mon
     np.testing.assert_array_equal(stored["none-cmx-pe", 1], committed["none-cmx-pe", 1])  # same machine: same bits
 
     _copy_runs(["none-cmx-pe-seed2"], tmp_path)  # committed, not yet scored
-    with pytest.raises(CheckpointError, match="no scores of the committed run none-cmx-pe-seed2"):
+    with pytest.raises(CheckpointError, match="no test scores of the committed run none-cmx-pe-seed2"):
         scores.load_scores("converged", tmp_path)
     assert scores.score_runs("converged", tmp_path, progress=False)["none-cmx-pe-seed1"] == "kept"
     assert len(scores.load_scores("converged", tmp_path)[0]) == 3
@@ -69,17 +69,24 @@ def test_scores_are_refused_when_missing_stale_or_not_of_their_run(tmp_path, mon
     record = json.loads((root / "none-cmx-pe.json").read_text())
     record["finished"] = "2030-01-01T00:00:00+00:00"  # retrained since it was scored
     (root / "none-cmx-pe.json").write_text(json.dumps(record))
-    with pytest.raises(CheckpointError, match="scores of none-cmx-pe belong to the run finished .*rescore with"):
+    with pytest.raises(CheckpointError, match="belong to the run of none-cmx-pe finished .*rescore with"):
         scores.load_scores("converged", tmp_path)
     assert scores.score_runs("converged", tmp_path, progress=False)["none-cmx-pe"] == "scored"
 
     # logits that are not the run's (here: shuffled) disagree with its recorded AUC
-    path = scores.scores_path("converged", tmp_path)
+    path = scores.scores_path("converged", "none-cmx-pe", 1, tmp_path)
     with np.load(path) as f:
         arrays = dict(f)
-    arrays["none-cmx-pe-seed1"] = np.random.default_rng(0).permutation(arrays["none-cmx-pe-seed1"])
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, **{**arrays, "logits": np.random.default_rng(0).permutation(arrays["logits"])})
     with pytest.raises(CheckpointError, match="scores of none-cmx-pe-seed1 give test AUC 0.5"):
+        scores.load_scores("converged", tmp_path)
+    np.savez_compressed(path, **arrays)
+    other = scores.scores_path("converged", "none-cmx-pe", 2, tmp_path)  # loaded after seed 1: file order
+    with np.load(other) as f:
+        arrays = dict(f)
+    flipped = np.packbits(~np.unpackbits(arrays["labels"]).astype(bool))  # other test events
+    np.savez_compressed(other, **{**arrays, "labels": flipped})
+    with pytest.raises(CheckpointError, match="none-cmx-pe-seed2.scores.npz: scored on other test events"):
         scores.load_scores("converged", tmp_path)
     path.write_bytes(b"not a zip file")
     with pytest.raises(CheckpointError, match="not a test-scores file"):
