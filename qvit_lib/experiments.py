@@ -632,8 +632,11 @@ def seed_comparison(
     ``scores``: (variant, seed) → test scores (:func:`test_scores`, each run scored once);
     the seeds both variants have are compared. Per seed, DeLong's paired test (its standard
     error is the test events' share of the noise); over seeds, the mean AUC difference and its
-    standard deviation (training's share), so that "within noise" is two numbers.
+    standard deviation (training's share) and a one-sample t-test of the per-seed differences
+    (is the difference one of the variants, not of a lucky seed?), so that "within noise" is numbers.
     """
+    from scipy import stats
+
     from .metrics import delong_test
 
     seeds = sorted({s for v, s in scores if v == variant_a} & {s for v, s in scores if v == variant_b})
@@ -649,6 +652,7 @@ def seed_comparison(
         "mean_difference": float(differences.mean()),
         "seed_sd": float(differences.std(ddof=1)) if len(seeds) > 1 else float("nan"),
         "largest_p": max(t["p_value"] for t in tests),
+        "seed_p": float(stats.ttest_1samp(differences, 0.0).pvalue) if len(seeds) > 1 else float("nan"),
     }
 
 

@@ -230,6 +230,8 @@ def test_seed_comparison_tests_each_seed_and_gives_the_spread_over_seeds():
     assert result["mean_difference"] == pytest.approx(np.mean(by_hand)) and result["mean_difference"] < 0
     assert result["seed_sd"] == pytest.approx(np.std(by_hand, ddof=1)) and result["seed_sd"] > 0
     assert result["largest_p"] < 1e-3  # every seed's difference is real
+    t = np.mean(by_hand) / (np.std(by_hand, ddof=1) / np.sqrt(3))  # over seeds: t with 2 degrees of freedom
+    assert result["seed_p"] == pytest.approx(1 - abs(t) / np.sqrt(2 + t**2))  # Student's t, two-sided, closed form
     with pytest.raises(ConfigError, match="no seed with scores of both a and c"):
         experiments.seed_comparison(scores, "a", "c", labels)
 
