@@ -126,6 +126,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{record['wall_seconds']:.0f} s"
     )
     print(f"wrote {result_paths(args.protocol, args.variant, args.seed, args.results_dir)[0]}")
+    _store_scores(args.protocol, args.results_dir)
     return 0
 
 
@@ -150,7 +151,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         )
     for variant, seed, status in statuses:
         print(f"{variant:24s} seed {seed}: {status}")
+    _store_scores(args.protocol, args.results_dir)
     return 0
+
+
+def _store_scores(protocol: str, results_dir: Path | None) -> None:
+    """After training under a protocol whose chapter compares runs pairwise: each new run's test scores."""
+    from .experiments import EVERY_SEED_PROTOCOLS
+    from .scores import score_runs
+    from .training import distributed_rank
+
+    if protocol in EVERY_SEED_PROTOCOLS and distributed_rank()[0] == 0:
+        scored = [n for n, status in score_runs(protocol, results_dir, progress=False).items() if status == "scored"]
+        print(f"test scores stored for {len(scored)} new run(s) (python -m qvit_lib scores --protocol {protocol})")
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:

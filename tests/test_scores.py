@@ -91,3 +91,17 @@ def test_scores_are_refused_when_missing_stale_or_not_of_their_run(tmp_path, mon
     path.write_bytes(b"not a zip file")
     with pytest.raises(CheckpointError, match="not a test-scores file"):
         scores.load_scores("converged", tmp_path)
+
+
+@pytest.mark.slow
+def test_train_and_sweep_store_the_scores_of_converged_runs(tmp_path, monkeypatch, capsys):
+    """What `train` and `sweep` call at the end: new converged runs get their scores; other protocols none."""
+    from qvit_lib import cli
+
+    monkeypatch.delenv("QVIT_DATA", raising=False)
+    _copy_runs(["none-cmx-pe"], tmp_path)
+    cli._store_scores("cpu", tmp_path)
+    assert not scores.scores_path("converged", "none-cmx-pe", 0, tmp_path).exists()
+    cli._store_scores("converged", tmp_path)
+    assert "test scores stored for 1 new run(s)" in capsys.readouterr().out
+    assert list(scores.load_scores("converged", tmp_path)[0]) == [("none-cmx-pe", 0)]
