@@ -1,18 +1,18 @@
-"""Every committed run's test scores, in one file: paired tests without reloading every model.
+"""Every committed run's test scores beside its results: paired tests without reloading every model.
 
 Chapter 7 compares variants on the same test events, seed by seed (DeLong's test,
 :func:`~qvit_lib.experiments.seed_comparison`). That needs each run's logits on the 10 000
 test events. :func:`score_runs` computes them once per run and writes them beside its results,
 ``data/results/<protocol>/<run>.scores.npz`` (``python -m qvit_lib scores --protocol converged``;
-one small file per run, written once, so a new run never rewrites the others');
+one small file per run, written once, so a new run never rewrites the others);
 :func:`load_scores` reads them back and checks that each belongs to the committed run it
 names: the same ``finished`` stamp, the same test labels as the others, and the AUC of the
 stored logits equal to the test AUC in the run's record. A run retrained since, or one never
 scored, is refused with the command that brings the scores up to date.
 
 The stored logits are those of the processor that computed them. Another processor kind
-rounds some float32 kernels differently, so a recomputed logit agrees to about 10⁻⁶, not bit
-for bit (tested); the AUCs and tests computed from the file are the same everywhere.
+rounds some float32 kernels differently, so a recomputed logit agrees only to rounding (tested
+within 10⁻⁴), not bit for bit; the AUCs and tests computed from the file are the same everywhere.
 """
 
 from __future__ import annotations
