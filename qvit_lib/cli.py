@@ -157,11 +157,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _store_scores(protocol: str, results_dir: Path | None) -> None:
     """After training under a protocol whose chapter compares runs pairwise: each new run's test scores."""
-    from .experiments import EVERY_SEED_PROTOCOLS
-    from .scores import score_runs
+    from .scores import SCORED_PROTOCOLS, score_runs
     from .training import distributed_rank
 
-    if protocol in EVERY_SEED_PROTOCOLS and distributed_rank()[0] == 0:
+    if protocol in SCORED_PROTOCOLS and distributed_rank()[0] == 0:
         scored = [n for n, status in score_runs(protocol, results_dir, progress=False).items() if status == "scored"]
         print(f"test scores stored for {len(scored)} new run(s) (python -m qvit_lib scores --protocol {protocol})")
 

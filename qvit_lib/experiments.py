@@ -566,11 +566,21 @@ def results_table(results: dict[str, dict[str, object]]) -> list[dict[str, objec
 
 
 def seed_spread(results: dict[str, dict[str, object]], variant: str, key: str = "auc") -> tuple[float, float, int]:
-    """Mean, standard deviation (n − 1) and count of a test metric over a variant's seeds."""
-    values = [r["test"][key] for r in results.values() if r["variant"] == variant]
-    if not values:
-        raise KeyError(f"no results for {variant!r}")
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, len(values)
+    """Mean, standard deviation (n − 1) and count of a test metric over a variant's seeds (:func:`seed_table`)."""
+    (row,) = seed_table(results, [variant])
+    mean, sd = row[key]
+    return mean, sd, len(row["seeds"])
+
+
+def training_seconds(record: dict[str, object]) -> float:
+    """A run's training time: its epochs' seconds summed (``wall_seconds`` covers only the last
+    process of a resumed run)."""
+    return float(sum(h["seconds"] for h in record["history"]))
+
+
+def idle_training_seconds(record: dict[str, object]) -> float:
+    """A run's cost on an idle machine: its fastest epoch times its number of epochs."""
+    return float(min(h["seconds"] for h in record["history"]) * len(record["history"]))
 
 
 def test_split(protocol: str) -> tuple[object, object]:

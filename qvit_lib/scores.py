@@ -25,6 +25,7 @@ from .errors import CheckpointError, ConfigError
 from .experiments import get_protocol, load_results, result_paths, test_scores, test_split
 
 SCORES_SUFFIX = ".scores.npz"
+SCORED_PROTOCOLS = ("converged",)  # whose runs chapter 7 compares pairwise: train and sweep store their scores
 AUC_TOLERANCE = 1e-4  # stored logits against the recorded AUC (as test_scores checks at scoring time)
 
 

@@ -254,3 +254,21 @@ def test_seed_table_gives_mean_and_spread_and_flags_late_best_epochs():
     assert rows["none-cmx-pe"]["late_best_epoch"] == [] and rows["none-cmx-pe"]["auc"] == (0.75, 0.0)
     with pytest.raises(KeyError, match="no results for 'hybrid-cmx-pe'"):
         experiments.seed_table(results, ["hybrid-cmx-pe"])
+
+
+def test_training_time_sums_the_epochs_and_the_idle_cost_scales_the_fastest():
+    record = {"history": [{"seconds": 30.0}, {"seconds": 10.0}, {"seconds": 20.0}]}
+    assert experiments.training_seconds(record) == 60.0  # a resumed run's epochs all count
+    assert experiments.idle_training_seconds(record) == 30.0  # fastest epoch × 3
+    spread = {
+        name: {
+            "variant": "v",
+            "seed": s,
+            "test": {"auc": a, "accuracy": a, "bce": a},
+            "best_epoch": 1,
+            "protocol": {"epochs": 3},
+        }
+        for name, s, a in (("v", 0, 0.80), ("v-seed1", 1, 0.82))
+    }
+    mean, sd, n = experiments.seed_spread(spread, "v")
+    assert (round(mean, 6), round(sd, 6), n) == (0.81, round(0.02 / np.sqrt(2), 6), 2)
