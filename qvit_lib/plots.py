@@ -488,7 +488,8 @@ def seed_band_curves(
     Rows: attention kinds (quantum first, as in the paper); columns: class token, column max,
     column mean. Each panel holds both positional encodings (colour) and both curves, training
     (dashed) and validation (solid): the mean over seeds, with a band of ± one standard
-    deviation where a variant has several seeds.
+    deviation where a variant has several seeds. A panel with no runs says so, so that a
+    sweep still under way does not read as a blank figure.
     """
     poolings = ("cls", "cmx", "cmn")
     label = {"loss": "BCE loss", "accuracy": "accuracy"}[metric]
@@ -520,6 +521,8 @@ def seed_band_curves(
                         ax.fill_between(x, mean - spread, mean + spread, color=colour, alpha=0.2, lw=0)
             ax.set_title(f"{attention}, {pooling}", fontsize=10)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if not ax.get_lines():
+                ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", va="center", color="grey")
         row[0].set_ylabel(label)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")

@@ -147,3 +147,11 @@ def test_the_check_can_fail():
     assert fig.get_size_inches()[0] > plots.COLUMN_INCHES
     assert any(t.get_fontsize() < plots.MIN_FONT_POINTS for t in _texts(fig))
     plt.close(fig)
+
+
+def test_seed_band_panels_without_runs_say_so():
+    results = {v: _record(v) for v in ("classical-cmx-pe", "classical-cmx-nope")}
+    fig = plots.seed_band_curves(results, "accuracy", ["classical"])
+    marked = [ax.get_title() for ax in fig.axes if any(t.get_text() == "no runs yet" for t in ax.texts)]
+    assert marked == ["classical, cls", "classical, cmn"]
+    plt.close(fig)
