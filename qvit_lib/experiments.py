@@ -565,6 +565,15 @@ def results_table(results: dict[str, dict[str, object]]) -> list[dict[str, objec
     return rows
 
 
+def history_curves(records: list[dict[str, object]], key: str) -> np.ndarray:
+    """One row per run: the history's ``key`` (e.g. ``"val_loss"``) per epoch, cut to the shortest
+    history — the curves that a mean and a band over seeds are taken of."""
+    if not records:
+        raise ValueError("history_curves needs at least one run")
+    epochs = min(len(r["history"]) for r in records)
+    return np.array([[h[key] for h in r["history"][:epochs]] for r in records], dtype=np.float64)
+
+
 def seed_spread(results: dict[str, dict[str, object]], variant: str, key: str = "auc") -> tuple[float, float, int]:
     """Mean, standard deviation (n − 1) and count of a test metric over a variant's seeds (:func:`seed_table`)."""
     (row,) = seed_table(results, [variant])

@@ -491,6 +491,8 @@ def seed_band_curves(
     deviation where a variant has several seeds. A panel with no runs says so, so that a
     sweep still under way does not read as a blank figure.
     """
+    from .experiments import history_curves
+
     poolings = ("cls", "cmx", "cmn")
     label = {"loss": "BCE loss", "accuracy": "accuracy"}[metric]
     fig, axes = column_figure(
@@ -503,10 +505,9 @@ def seed_band_curves(
                 runs = [r for r in results.values() if r["variant"] == f"{attention}-{pooling}-{encoding}"]
                 if not runs:
                     continue
-                epochs = min(len(r["history"]) for r in runs)
-                x = np.arange(1, epochs + 1)
                 for split, line in (("train", "--"), ("val", "-")):
-                    curves = np.array([[h[f"{split}_{metric}"] for h in r["history"][:epochs]] for r in runs])
+                    curves = history_curves(runs, f"{split}_{metric}")
+                    x = np.arange(1, curves.shape[1] + 1)
                     mean = curves.mean(0)
                     ax.plot(
                         x,

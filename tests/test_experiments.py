@@ -256,6 +256,15 @@ def test_seed_table_gives_mean_and_spread_and_flags_late_best_epochs():
         experiments.seed_table(results, ["hybrid-cmx-pe"])
 
 
+def test_history_curves_cut_to_the_shortest_run():
+    runs = [{"history": [{"val_loss": v} for v in values]} for values in ([0.7, 0.6, 0.5], [0.8, 0.4])]
+    curves = experiments.history_curves(runs, "val_loss")
+    assert curves.tolist() == [[0.7, 0.6], [0.8, 0.4]]  # a run still in progress sets the length
+    assert curves.mean(0) == pytest.approx([0.75, 0.5])
+    with pytest.raises(ValueError, match="at least one run"):
+        experiments.history_curves([], "val_loss")
+
+
 def test_training_time_sums_the_epochs_and_the_idle_cost_scales_the_fastest():
     record = {"history": [{"seconds": 30.0}, {"seconds": 10.0}, {"seconds": 20.0}]}
     assert experiments.training_seconds(record) == 60.0  # a resumed run's epochs all count
