@@ -335,7 +335,7 @@ def sweep_plan(
 
     Family ``design``: chapter 9's runs (:data:`DESIGN_RUNS`), seed 0; under a protocol of
     :data:`EVERY_SEED_PROTOCOLS`, the best of each new family (:func:`best_of_design_families`)
-    with every seed. Family ``paper``:
+    with every seed, seed by seed (each family has a first run soonest). Family ``paper``:
 
     usually the ``cmx-pe`` variants, every other variant (seed 0), then the ``cmx-pe``
     variants with the other seeds. A protocol of :data:`EVERY_SEED_PROTOCOLS` runs every
@@ -348,7 +348,7 @@ def sweep_plan(
         raise ConfigError(f"unknown sweep family {family!r}; valid: {', '.join(SWEEP_FAMILIES)}")
     if family == "design":
         if protocol in EVERY_SEED_PROTOCOLS:
-            return [(variant, seed) for variant in best_of_design_families().values() for seed in seeds]
+            return [(variant, seed) for seed in seeds for variant in best_of_design_families().values()]
         return [(variant, 0) for variant in DESIGN_RUNS]
     variants = all_variants()  # the paper's 22
     if protocol in EVERY_SEED_PROTOCOLS:

@@ -86,7 +86,7 @@ def test_the_converged_design_sweep_trains_the_best_of_each_family_with_every_se
         "Runge–Kutta layers": "classical-cmx-pe-rk3",
     }  # the committed cpu runs of chapter 9
     plan = experiments.sweep_plan(protocol="converged", family="design")
-    assert plan == [(variant, seed) for variant in best.values() for seed in (0, 1, 2)]
+    assert plan == [(variant, seed) for seed in (0, 1, 2) for variant in best.values()]  # seed 0 first
     # the choice follows the results: here qproj-cmx-pe-rk4 beats qproj-cmx-pe
     (tmp_path / "cpu").mkdir()
     aucs = {"qproj-cmx-pe": 0.70, "qproj-cmx-pe-rk4": 0.80, "classical-cmx-pe-rk2": 0.75, "hybrid-cmx-pe-qmlp": 0.6}
