@@ -653,6 +653,7 @@ def seed_comparison(
     error is the test events' share of the noise); over seeds, the mean AUC difference and its
     standard deviation (training's share) and a one-sample t-test of the per-seed differences
     (is the difference one of the variants, not of a lucky seed?), so that "within noise" is numbers.
+    ``ahead``: the variant with the higher AUC on every seed, or None where the seeds disagree.
     """
     from scipy import stats
 
@@ -672,6 +673,7 @@ def seed_comparison(
         "seed_sd": float(differences.std(ddof=1)) if len(seeds) > 1 else float("nan"),
         "largest_p": max(t["p_value"] for t in tests),
         "seed_p": float(stats.ttest_1samp(differences, 0.0).pvalue) if len(seeds) > 1 else float("nan"),
+        "ahead": variant_a if (differences > 0).all() else variant_b if (differences < 0).all() else None,
     }
 
 

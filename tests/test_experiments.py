@@ -232,6 +232,10 @@ def test_seed_comparison_tests_each_seed_and_gives_the_spread_over_seeds():
     assert result["largest_p"] < 1e-3  # every seed's difference is real
     t = np.mean(by_hand) / (np.std(by_hand, ddof=1) / np.sqrt(3))  # over seeds: t with 2 degrees of freedom
     assert result["seed_p"] == pytest.approx(1 - abs(t) / np.sqrt(2 + t**2))  # Student's t, two-sided, closed form
+    assert result["ahead"] == "b"  # b has the higher AUC on every seed
+    assert experiments.seed_comparison(scores, "b", "a", labels)["ahead"] == "b"
+    scores["a", 1] = scores["b", 1] + 0.5 * labels  # now a is ahead on seed 1 only
+    assert experiments.seed_comparison(scores, "a", "b", labels)["ahead"] is None
     with pytest.raises(ConfigError, match="no seed with scores of both a and c"):
         experiments.seed_comparison(scores, "a", "c", labels)
 
