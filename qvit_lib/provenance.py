@@ -14,13 +14,25 @@ import numpy as np
 
 
 def machine() -> dict[str, object]:
-    """The processor count and architecture, Python and numpy."""
+    """The processor count, architecture and vector instructions, Python and numpy."""
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "machine": platform.machine(),
+        "simd": simd(),
     }
+
+
+def simd() -> str:
+    """The widest vector instructions torch's CPU kernels use here ("AVX512", "AVX2", …).
+
+    Two machines with the same model name ("AMD EPYC") may differ in it, and with it in speed
+    and in how float sums round; the record says which one a run or a timing had.
+    """
+    import torch
+
+    return str(torch.backends.cpu.get_cpu_capability())
 
 
 def processor() -> str:
@@ -58,6 +70,7 @@ def run_machine(device: str, processes: int = 1) -> dict[str, object]:
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "processor": processor(),
+        "simd": simd(),
         "platform": platform.platform(),
     }
 

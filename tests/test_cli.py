@@ -103,7 +103,7 @@ def test_training_bench_runs_in_quick_mode(tmp_path):
     required = {"backend", "variant", "batch_size", "d_h", "events_per_s", "ratio_to_classical", "extrapolated"}
     assert all(required <= set(r) for r in written["results"])
     assert {r["d_h"] for r in written["results"]} == {2, 4}
-    assert {"cpus", "device"} <= set(written["machine"]) and "torch" in written["versions"]
+    assert {"cpus", "device", "simd"} <= set(written["machine"]) and "torch" in written["versions"]
     classical = [r for r in written["results"] if r["backend"] == "classical"]
     assert all(r["ratio_to_classical"] == 1.0 for r in classical)
 

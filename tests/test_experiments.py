@@ -118,6 +118,8 @@ def test_a_run_writes_its_results_and_a_sweep_skips_it(tmp_path):
     assert record["parameters"] == 4785 and len(record["history"]) == 1 and record["best_epoch"] == 1
     assert set(record["test"]) == {"accuracy", "bce", "auc"} and 0 <= record["test"]["auc"] <= 1
     assert {"torch", "pennylane", "python"} <= set(record["versions"])
+    # Same model name, different vector units (AVX-512 or AVX2 only): the record tells them apart.
+    assert record["machine"]["simd"] == torch.backends.cpu.get_cpu_capability() != ""
     roc = record["roc"]
     assert roc["true_positive_rate"][0] == 1.0 and roc["true_positive_rate"][-1] == 0.0
     # The best weights reproduce the test metrics.
