@@ -287,3 +287,36 @@ def test_training_time_sums_the_epochs_and_the_idle_cost_scales_the_fastest():
     }
     mean, sd, n = experiments.seed_spread(spread, "v")
     assert (round(mean, 6), round(sd, 6), n) == (0.81, round(0.02 / np.sqrt(2), 6), 2)
+
+
+def test_the_readme_and_appendix_state_the_measured_converged_times():
+    """The training times that README.md and book/reproducing.md give for the converged sweeps
+    are those the committed records hold (a new or retrained run that changes them fails here)."""
+    import statistics
+
+    from qvit_lib.config import REPO_ROOT
+
+    def minutes(variants: list[str]) -> list[float]:
+        records = experiments.load_results("converged", variants=variants)
+        return [experiments.training_seconds(r) / 60 for r in records.values()]
+
+    def median_and_range(m: list[float], digits: int) -> str:
+        return f"{statistics.median(m):.{digits}f}{' minutes' * (digits > 0)} ({min(m):.{digits}f}–{max(m):.{digits}f})"
+
+    paper = all_variants()
+    kinds = {"none": 1, "classical": 0, "hybrid": 0, "hybrid-angle": 0}  # kind: digits stated
+    design = [minutes([v]) for v in experiments.best_of_design_families().values()]
+    medians = [f"{statistics.median(m):.0f}" for m in design]
+    claims = [
+        f"{sum(minutes(paper)) / 60:.0f} hours of training in all",
+        *(
+            f"`{kind}` " + median_and_range(minutes([v for v in paper if v.rsplit("-", 2)[0] == kind]), digits)
+            for kind, digits in kinds.items()
+        ),
+        f"took {sum(map(sum, design)) / 60:.1f} hours of training more, median "
+        f"{', '.join(medians[:-1])} and {medians[-1]} minutes per run",
+    ]
+    for document in ("README.md", "book/reproducing.md"):
+        text = " ".join((REPO_ROOT / document).read_text().split())
+        for claim in claims:
+            assert claim in text, f"{document} does not say {claim!r}"
