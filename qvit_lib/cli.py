@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+__all__ = ["build_parser", "main"]
 
 
 def _integer_at_least(minimum: int, what: str):
@@ -29,19 +31,54 @@ _positive_int = _integer_at_least(1, "positive")
 _seed = _integer_at_least(0, "non-negative")
 
 
+def _integer_between(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type for integers from ``minimum`` to ``maximum``, with a message that names the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer from {minimum} to {maximum}, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer from {minimum} to {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+# `params` builds each of some 200 variants in turn: sizes up to these (20 to 100 times the paper's) and models
+# of at most _PARAMS_MOST parameters (2000 times the paper's 4,785) keep the table within seconds and memory.
+_PARAMS_RANGES = {
+    "n_layers": (0, 100),
+    "d_token": (1, 512),  # beyond, the quantum projections' exact propagation alone takes tens of seconds
+    "n_heads": (1, 512),
+    "d_ff": (1, 4096),
+    "d_patch": (1, 2048),  # a whole 32 × 32 image of both channels
+    "projection_layers": (1, 64),
+}
+_PARAMS_MOST = 10_000_000
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .simulation import write_dataset
+    from qvit_lib.data.simulation import write_dataset
 
     if args.n % 2:
         raise SystemExit(f"simulate: --n must be even (half photons, half electrons), got {args.n}")
-    paths = write_dataset(args.out, args.n, seed=args.seed, progress=not args.quiet, overwrite=args.overwrite)
+    try:
+        paths = write_dataset(args.out, args.n, seed=args.seed, progress=not args.quiet, overwrite=args.overwrite)
+    except KeyboardInterrupt:  # write_dataset has removed what it began to write
+        print(
+            f"interrupted: simulation stopped; nothing was written to {args.out} and no partial file is left",
+            file=sys.stderr,
+        )
+        raise SystemExit(130) from None
     for path in paths:
         print(f"wrote {path}")
     return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .data import summarise_files
+    from qvit_lib.data.dataset import summarise_files
 
     for summary in summarise_files(args.path):
         print(f"{summary['file']}")
@@ -52,14 +89,27 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_separability(args: argparse.Namespace) -> int:
-    from .data import EcalDataset
-    from .showers import SEPARABILITY_FEATURES, pixel_separability_auc, separability_auc
+    from qvit_lib.core.errors import ConfigError
+    from qvit_lib.data.dataset import EcalDataset
+    from qvit_lib.data.shapes import (
+        MIN_EVENTS_PER_CLASS,
+        SEPARABILITY_FEATURES,
+        pixel_separability_auc,
+        separability_auc,
+    )
 
+    if args.n_per_class < MIN_EVENTS_PER_CLASS:
+        raise ConfigError(
+            f"--n-per-class {args.n_per_class}: a separability baseline needs at least {MIN_EVENTS_PER_CLASS} "
+            "events of each class"
+        )
     with EcalDataset(args.path, seed=args.seed) as dataset:
         n = min(2 * args.n_per_class, dataset.split_size("train"))
         energy, labels = dataset.load("train", n, normalise=False)
         kind = dataset.describe()["kind"]
+        location, per_class = dataset.location, dataset.n_per_class
     print(f"data: {kind}, {len(labels)} events of the training split")
+    _check_separability_events(int((labels == 0).sum()), int((labels == 1).sum()), location, per_class)
     linear = separability_auc(energy, labels, seed=args.seed)
     trees = pixel_separability_auc(energy, labels, seed=args.seed)
     print(f"logistic regression on {', '.join(SEPARABILITY_FEATURES)}: test AUC {linear:.3f}")
@@ -67,9 +117,52 @@ def _cmd_separability(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_separability_events(photons: int, electrons: int, location: Path, per_class: int) -> None:
+    """Too few events of a class in the training split: a DataError naming the data and what it would need."""
+    from qvit_lib.core.errors import DataError
+    from qvit_lib.data.dataset import SPLIT_FRACTIONS
+    from qvit_lib.data.shapes import MIN_EVENTS_PER_CLASS
+
+    if min(photons, electrons) >= MIN_EVENTS_PER_CLASS:
+        return
+    needed = MIN_EVENTS_PER_CLASS  # events per class whose training split (as EcalDataset cuts it) holds enough
+    while int(SPLIT_FRACTIONS[0] * needed) < MIN_EVENTS_PER_CLASS:
+        needed += 1
+    raise DataError(
+        f"a separability baseline needs at least {MIN_EVENTS_PER_CLASS} events of each class; got {photons} photons "
+        f"and {electrons} electrons in the training split of {location}, which holds {per_class} "
+        f"event{'' if per_class == 1 else 's'} per class; at least {needed} per class are needed "
+        f"({round(100 * SPLIT_FRACTIONS[0])} % of them train)"
+    )
+
+
+def _check_model_size(hyper: dict[str, int], variants: list[str]) -> None:
+    """Refuse sizes whose largest model is too big to count, by its closed-form count, before any model is built."""
+    from qvit_lib.core import paper
+    from qvit_lib.core.errors import ConfigError
+    from qvit_lib.models.vit import ViTConfig, parameter_formula
+
+    counts = []
+    for variant in variants:
+        try:
+            counts.append((parameter_formula(ViTConfig.from_variant(variant, **hyper)), variant))
+        except ConfigError:  # not defined at these sizes: the table says why
+            continue
+    count, variant = max(counts, key=lambda pair: pair[0], default=(0, None))
+    if count > _PARAMS_MOST:
+        defaults = {**paper.HYPER_PARAMETERS, "projection_layers": 1}
+        changed = {name: value for name, value in hyper.items() if value != defaults[name]}
+        flags = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in changed.items())
+        raise ConfigError(
+            f"{flags}: the largest variant, {variant}, would have {count:,} trainable parameters; at most "
+            f"{_PARAMS_MOST:,} are counted here (the paper's models have {paper.PARAMETERS['classical', 'cmx']:,}), "
+            "as every variant is built in turn"
+        )
+
+
 def _cmd_params(args: argparse.Namespace) -> int:
-    from .errors import ConfigError
-    from .models import ViTConfig, every_variant, parameter_table
+    from qvit_lib.core.errors import ConfigError
+    from qvit_lib.models.vit import ViTConfig, every_variant, parameter_table
 
     hyper = {
         "n_layers": args.n_layers,
@@ -83,6 +176,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
     variants = [v for v in every_variant() if args.match is None or args.match in v]
     if not variants:
         raise ConfigError(f"--match {args.match!r}: no variant name contains it")
+    _check_model_size(hyper, variants)
     print(f"hyper-parameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}")
     print("(-rk2, -rk3 and -rk4 reuse each layer's parameters: the same count as without)")
     print(f"{'variant':31s} {'model':>7s} {'formula':>8s} {'paper':>7s}")
@@ -95,7 +189,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_benchmarks
+    from qvit_lib.runs.bench import run_benchmarks
 
     results = run_benchmarks(args.suite, n_events=args.n, quick=args.quick, out=args.out, baseline=args.baseline)
     if args.json:
@@ -104,8 +198,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .experiments import check_variant, get_protocol, result_paths, run_variant
-    from .training import distributed_rank, init_distributed_from_env
+    from qvit_lib.runs.experiments import check_variant, get_protocol, run_variant
+    from qvit_lib.runs.store import result_paths
+    from qvit_lib.training.process import distributed_rank, init_distributed_from_env
 
     check_variant(args.variant)
     get_protocol(args.protocol)
@@ -125,13 +220,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"test accuracy {test['accuracy']:.4f}, BCE {test['bce']:.4f}, AUC {test['auc']:.4f}, "
         f"{record['wall_seconds']:.0f} s"
     )
-    print(f"wrote {result_paths(args.protocol, args.variant, args.seed, args.results_dir)[0]}")
+    print(f"wrote {result_paths(args.protocol, args.variant, args.seed, results_dir=args.results_dir).record}")
     _store_scores(args.protocol, args.results_dir)
     return 0
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiments import get_protocol, sweep, sweep_in_processes, sweep_plan
+    from qvit_lib.runs.experiments import get_protocol, sweep, sweep_in_processes, sweep_plan
 
     get_protocol(args.protocol)
     again = f"python -m qvit_lib sweep --protocol {args.protocol}"
@@ -157,8 +252,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _store_scores(protocol: str, results_dir: Path | None) -> None:
     """After training under a protocol whose chapter compares runs pairwise: each new run's test scores."""
-    from .scores import SCORED_PROTOCOLS, score_runs
-    from .training import distributed_rank
+    from qvit_lib.runs.scores import SCORED_PROTOCOLS, score_runs
+    from qvit_lib.training.process import distributed_rank
 
     if protocol in SCORED_PROTOCOLS and distributed_rank()[0] == 0:
         scored = [n for n, status in score_runs(protocol, results_dir, progress=False).items() if status == "scored"]
@@ -166,7 +261,7 @@ def _store_scores(protocol: str, results_dir: Path | None) -> None:
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
-    from .scores import SCORES_SUFFIX, score_runs
+    from qvit_lib.runs.scores import SCORES_SUFFIX, score_runs
 
     statuses = score_runs(args.protocol, args.results_dir)
     scored = sorted(name for name, status in statuses.items() if status == "scored")
@@ -176,11 +271,12 @@ def _cmd_scores(args: argparse.Namespace) -> int:
 
 
 def _cmd_device(args: argparse.Namespace) -> int:
-    from .errors import ConfigError
-    from .experiments import get_protocol, load_results, run_name
-    from .hardware import run_device_scan, run_shot_fine_tuning
-    from .models import ATTENTION_LOADERS, ViTConfig
-    from .provenance import code_version
+    from qvit_lib.core.errors import ConfigError
+    from qvit_lib.core.provenance import code_version
+    from qvit_lib.models.vit import ATTENTION_LOADERS, ViTConfig
+    from qvit_lib.runs.experiments import get_protocol, load_results
+    from qvit_lib.runs.hardware import run_device_scan, run_shot_fine_tuning
+    from qvit_lib.runs.store import run_name
 
     get_protocol(args.protocol)
     code_version()  # every record of this command names the code it started with
@@ -218,8 +314,8 @@ def _cmd_device(args: argparse.Namespace) -> int:
 
 
 def _cmd_gan(args: argparse.Namespace) -> int:
-    from .fastsim import gan_protocol, result_paths, run_gan
-    from .gan import GANConfig
+    from qvit_lib.models.gan import GANConfig
+    from qvit_lib.runs.gan_runs import gan_paths, gan_protocol, run_gan
 
     config = GANConfig(attention=args.attention, feed_forward=args.feed_forward, rk_order=args.rk_order)
     gan_protocol(args.protocol)
@@ -234,13 +330,15 @@ def _cmd_gan(args: argparse.Namespace) -> int:
             f"{name:8s}: two-sample AUC {generated['two_sample_auc']:.3f} (floor {floor['two_sample_auc']:.3f}), "
             f"Fréchet distance {generated['frechet']:.3f} (floor {floor['frechet']:.3f})"
         )
-    print(f"wrote {result_paths(config.name, args.protocol)[0]} ({record['wall_seconds']:.0f} s of training)")
+    print(
+        f"wrote {gan_paths(config.name, args.protocol, args.seed).record} ({record['wall_seconds']:.0f} s of training)"
+    )
     return 0
 
 
 def _interruptible(work, resume_command: str):
     """Run ``work()``; on Ctrl-C say what was kept and how to go on, then exit with 130."""
-    from .errors import TrainingInterrupted
+    from qvit_lib.core.errors import TrainingInterrupted
 
     try:
         return work()
@@ -295,21 +393,33 @@ def build_parser() -> argparse.ArgumentParser:
     params = commands.add_parser(
         "params", help="trainable parameters of every variant: model, closed-form formula, paper"
     )
-    params.add_argument("--n-layers", type=int, default=5, help="encoder layers n_l (default 5)")
-    params.add_argument("--d-token", type=_positive_int, default=16, help="token length d_t (default 16)")
-    params.add_argument("--n-heads", type=_positive_int, default=4, help="attention heads n_h (default 4)")
-    params.add_argument("--d-ff", type=_positive_int, default=16, help="MLP hidden size d_ff (default 16)")
-    params.add_argument("--d-patch", type=_positive_int, default=32, help="flattened patch length d_i (default 32)")
-    params.add_argument(
-        "--projection-layers",
-        type=_positive_int,
-        default=1,
-        help="qproj: circuit layers L per projection (default 1; more than 1 on 16 qubits is refused, see chapter 9)",
-    )
+    sizes = {
+        "n_layers": ("encoder layers n_l", 5),
+        "d_token": ("token length d_t", 16),
+        "n_heads": ("attention heads n_h", 4),
+        "d_ff": ("MLP hidden size d_ff", 16),
+        "d_patch": ("flattened patch length d_i", 32),
+        "projection_layers": ("qproj: circuit layers L per projection", 1),
+    }
+    for name, (what, default) in sizes.items():
+        low, high = _PARAMS_RANGES[name]
+        params.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_integer_between(low, high),
+            default=default,
+            help=f"{what}, {low} to {high} (default {default}"
+            + ("; more than 1 on 16 qubits is refused, see chapter 9)" if name == "projection_layers" else ")"),
+        )
     params.add_argument("--match", default=None, help="only variants whose name contains this, e.g. qmlp or qproj")
     params.set_defaults(run=_cmd_params)
 
-    from .experiments import EVERY_SEED_PROTOCOLS, PROTOCOLS, SEEDED_VARIANTS, SWEEP_FAMILIES, SWEEP_SEEDS
+    from qvit_lib.runs.experiments import (
+        EVERY_SEED_PROTOCOLS,
+        PROTOCOLS,
+        SEEDED_VARIANTS,
+        SWEEP_FAMILIES,
+        SWEEP_SEEDS,
+    )
 
     protocols = "; ".join(f"{p.name}: {p.description}" for p in PROTOCOLS.values())
     train = commands.add_parser(
@@ -430,10 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. The library's own errors (:class:`~qvit_lib.errors.QvitError`: bad
+    """Run one command. The library's own errors (:class:`~qvit_lib.core.errors.QvitError`: bad
     data, arguments, checkpoints; a diverged run) print ``error: …`` and exit with 2; any
     other exception is a bug and keeps its traceback."""
-    from .errors import QvitError
+    from qvit_lib.core.errors import QvitError
 
     args = build_parser().parse_args(argv)
     try:

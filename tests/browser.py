@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-MIN_FONT_POINTS = 9.0  # qvit_lib.plots.MIN_FONT_POINTS: the smallest text a book figure is drawn with
+MIN_FONT_POINTS = 9.0  # qvit_lib.display.plots.MIN_FONT_POINTS: the smallest text a book figure is drawn with
 MIN_TEXT_PIXELS = 9.0  # ... and the smallest it may be shown at
 # Notes and paths that are not for readers: the team's background file (named in two parts,
 # so that a search of the sources for it finds only pages that show it), temp paths, debug prints.

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from qvit_lib.simulation import write_dataset
+from qvit_lib.data.simulation import write_dataset
 
 from .browser import CHROMIUM_ARGS, find_chromium
 

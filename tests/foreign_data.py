@@ -1,7 +1,7 @@
 """A stand-in for a reader's own data: CMS-layout files that are *not* our simulation.
 
 The showers come from a deliberately different, much cruder model than
-``qvit_lib.simulation`` (exponential lateral profiles, a one-sided satellite for electrons,
+``qvit_lib.data.simulation`` (exponential lateral profiles, a one-sided satellite for electrons,
 two symmetric legs for converted photons, Gaussian noise and zero suppression), in the
 real files' format and under the real files' names, with no simulator attributes. A
 chapter that passes on these files does not lean on our simulator's calibration.

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from qvit_lib import attention as att
+from qvit_lib.models import attention as att
 
 
 def slide_vectors() -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,7 +101,7 @@ def test_hybrid_scores_are_minus_squared_distances(encoding):
 
 @pytest.mark.parametrize("backend", ["fused", "default.qubit"])
 def test_the_paper_loader_is_blind_and_angle_encoding_is_not(backend):
-    from qvit_lib.attention import HybridMultiHeadAttention, input_sensitivity
+    from qvit_lib.models.attention import HybridMultiHeadAttention, input_sensitivity
 
     tokens = torch.rand(2, 8, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 4 - 2
     blind = input_sensitivity(HybridMultiHeadAttention(16, 4, "hadamard", backend).double(), tokens)

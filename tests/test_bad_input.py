@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib import cli, experiments, showers
-from qvit_lib.data import EcalDataset, normalise_energy
-from qvit_lib.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
+from qvit_lib import cli
+from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
+from qvit_lib.data import EcalDataset, normalise_energy, shapes
+from qvit_lib.data.simulation import write_dataset
 from qvit_lib.models import build_model
-from qvit_lib.simulation import write_dataset
+from qvit_lib.runs import experiments, store
 from qvit_lib.training import load_checkpoint, train
 
 from .conftest import valid_arrays, write_h5
@@ -39,7 +40,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def isolated_runs(tmp_path, monkeypatch):
     """Results and checkpoints of the command line in a temporary directory."""
-    monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(store, "RESULTS_DIR", tmp_path / "results")
     monkeypatch.setattr(experiments, "CHECKPOINT_DIR", tmp_path / "checkpoints")
     return tmp_path / "checkpoints" / "quick" / "none-cmx-pe.ckpt"
 
@@ -145,19 +146,21 @@ def test_ctrl_c_on_the_command_line_stops_cleanly(tmp_path):
         f"""
         import os, signal
         from pathlib import Path
-        from qvit_lib import cli, experiments, training
+        from qvit_lib import cli
+        from qvit_lib.runs import experiments, store
+        from qvit_lib.training import classifier
         # as in a terminal: a parent started in the background (nohup … &) passes SIGINT on ignored
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        experiments.RESULTS_DIR = Path({str(tmp_path / "results")!r})
+        store.RESULTS_DIR = Path({str(tmp_path / "results")!r})
         experiments.CHECKPOINT_DIR = Path({str(tmp_path / "checkpoints")!r})
         experiments.PROTOCOLS["quick"] = experiments.Protocol("quick", 2_000, 3)
-        real_evaluate, calls = training.evaluate, []
+        real_evaluate, calls = classifier.evaluate, []
         def evaluate(*args):
             calls.append(1)
             if len(calls) == 2:
                 os.kill(os.getpid(), signal.SIGINT)
             return real_evaluate(*args)
-        training.evaluate = evaluate
+        classifier.evaluate = evaluate
         raise SystemExit(cli.main(["train", "--variant", "none-cmx-pe", "--protocol", "quick"]))
         """
     )
@@ -268,7 +271,7 @@ def test_separability_on_too_few_events(capsys, tmp_path):
     assert "0 events of the training split" in out
     assert "error: a separability baseline needs at least 10 events of each class; got 0 photons and 0 electrons" in err
     with pytest.raises(DataError):
-        showers.pixel_separability_auc(X[..., 0], y)
+        shapes.pixel_separability_auc(X[..., 0], y)
 
 
 # ----- HDF5 links, virtual datasets and empty images
@@ -340,7 +343,7 @@ def test_info_flags_a_photon_file_labelled_electron(capsys, tmp_path):
 def test_a_claimed_run_is_left_to_its_owner_and_a_dead_owner_is_replaced(tmp_path):
     plan = [("none-cmx-pe", 0), ("none-cmn-pe", 0)]
     results = tmp_path / "results"
-    json_path, _ = experiments.result_paths("quick", "none-cmx-pe", 0, results)
+    json_path = store.result_paths("quick", "none-cmx-pe", 0, results_dir=results).record
     json_path.parent.mkdir(parents=True)
     lock = json_path.with_suffix(".lock")
     import socket
@@ -365,7 +368,7 @@ def test_two_sweeps_on_one_directory_train_each_run_once(tmp_path):
         f"""
         import json, sys
         from pathlib import Path
-        from qvit_lib import experiments
+        from qvit_lib.runs import experiments
         statuses = experiments.sweep("quick", results_dir=Path({str(tmp_path)!r}), plan={plan!r}, progress=False)
         print(json.dumps([s for s in statuses if s[2].startswith("test AUC")]))
         """

@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from qvit_lib.config import REPO_ROOT
+from qvit_lib.core.config import REPO_ROOT
 
 from .browser import NOTES_FILE, check_page, serve
 from .conftest import unavailable
@@ -126,7 +126,7 @@ def chapter_10_explorer(page):
 
 def test_the_shots_slider_samples_in_the_built_chapter(page, site):
     """No kernel: chapter 10's saved explorer shows Python's sample, and dragging the shots slider resamples."""
-    from qvit_lib.widgets import SHOT_CHOICES, CircuitExplorer
+    from qvit_lib.display.widgets import SHOT_CHOICES, CircuitExplorer
 
     check_page(page, f"{site}/book/10_quantum_hardware.html")
     explorer, shots = chapter_10_explorer(page)
@@ -143,7 +143,7 @@ def test_the_shots_slider_samples_in_the_built_chapter(page, site):
 
 def test_a_dead_widget_would_be_caught(page, tmp_path):
     """Planted failure: an explorer whose page has no front end shows nothing to drag."""
-    from qvit_lib.widgets import CircuitExplorer
+    from qvit_lib.display.widgets import CircuitExplorer
 
     from .widget_page import write_widget_page
 

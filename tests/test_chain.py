@@ -11,10 +11,10 @@ import pytest
 import torch
 from scipy import stats
 
-from qvit_lib import circuits
-from qvit_lib.errors import ConfigError
-from qvit_lib.fused import chain, noise
-from qvit_lib.fused.pauli import pauli_expectations, value_circuit
+from qvit_lib.core.errors import ConfigError
+from qvit_lib.quantum import qnodes
+from qvit_lib.quantum.device import chain, noise
+from qvit_lib.quantum.exact.pauli import pauli_expectations, value_circuit
 
 
 def _circuit(d: int, seed: int, n: int = 1):
@@ -58,7 +58,7 @@ def test_the_law_check_can_fail():
 
 def test_sixteen_qubits_have_the_state_vectors_means_and_correlations():
     x, theta = _circuit(16, seed=16)
-    mean, second = circuits.value_outcome_moments(x[0], theta)
+    mean, second = qnodes.value_outcome_moments(x[0], theta)
     assert torch.allclose(mean, pauli_expectations(x[0], theta, value_circuit(16, "angle")), atol=1e-10)
     copies = 40_000
     z = 1 - 2 * _bits(x, theta, copies, seed=2)
@@ -103,16 +103,16 @@ def test_estimates_are_seeded_unbiased_and_read_out_with_errors():
 def test_gate_noise_in_the_propagation_equals_default_mixed(d, loader, p):
     x, theta = _circuit(d, seed=10 + d, n=3)
     ours = pauli_expectations(x, theta, value_circuit(d, loader), depolarizing=p)
-    with circuits.default_dtype(torch.float64):
-        theirs = torch.stack(circuits.device_model_qnode("value", d, loader, p)(x, theta), dim=-1)
+    with qnodes.default_dtype(torch.float64):
+        theirs = torch.stack(qnodes.device_model_qnode("value", d, loader, p)(x, theta), dim=-1)
     assert float((ours - theirs).abs().max()) < 1e-10
     clean = pauli_expectations(x, theta, value_circuit(d, loader))
     assert float((ours - clean).abs().max()) > 1e-3  # the noise is there
 
 
 def test_a_feed_forward_model_runs_as_on_a_device():
-    from qvit_lib import hardware
     from qvit_lib.models import build_model
+    from qvit_lib.runs import hardware
 
     model = build_model("classical-cmx-pe-qmlp", seed=0).eval()
     tokens = torch.randn(8, 32, 32, generator=torch.Generator().manual_seed(0))

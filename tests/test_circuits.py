@@ -9,9 +9,9 @@ import pennylane as qml
 import pytest
 import torch
 
-from qvit_lib import circuits, fused
-from qvit_lib.attention import HybridMultiHeadAttention
-from qvit_lib.fused import fourier
+from qvit_lib.models.attention import HybridMultiHeadAttention
+from qvit_lib.quantum import exact, qnodes
+from qvit_lib.quantum.exact import fourier
 
 
 def random_inputs(n: int, d: int, dtype=torch.float64, seed: int = 0):
@@ -26,11 +26,11 @@ def random_inputs(n: int, d: int, dtype=torch.float64, seed: int = 0):
 
 
 @pytest.mark.parametrize("d", [2, 3, 4])
-@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+@pytest.mark.parametrize("loader", qnodes.DATA_LOADERS)
 def test_circuit_structure_and_parameter_counts(d, loader):
     x, theta_qk, theta_v = (t.detach() for t in random_inputs(1, d))
     for kind, theta, n_params, measured in (("query_key", theta_qk, 3 * d + 1, 1), ("value", theta_v, 3 * d, d)):
-        tape = qml.workflow.construct_tape(circuits.make_qnode(kind, d, "default.qubit", loader))(x[0], theta)
+        tape = qml.workflow.construct_tape(qnodes.make_qnode(kind, d, "default.qubit", loader))(x[0], theta)
         names = [op.name for op in tape.operations]
         loaded = (["Hadamard", "RX"] * d) if loader == "hadamard" else ["RX"] * d
         rings = 2 if kind == "query_key" else 1
@@ -46,7 +46,7 @@ def test_circuit_structure_and_parameter_counts(d, loader):
         assert (
             len(theta)
             == n_params
-            == (circuits.query_key_parameter_count(d) if kind == "query_key" else circuits.value_parameter_count(d))
+            == (qnodes.query_key_parameter_count(d) if kind == "query_key" else qnodes.value_parameter_count(d))
         )
         cnots = [op.wires.tolist() for op in tape.operations if op.name == "CNOT"]
         assert cnots == [[w, (w + 1) % d] for w in range(d)] * rings
@@ -55,22 +55,22 @@ def test_circuit_structure_and_parameter_counts(d, loader):
 
 def test_bad_circuit_arguments():
     with pytest.raises(ValueError, match="at least 2 qubits"):
-        circuits.make_qnode("value", 1)
+        qnodes.make_qnode("value", 1)
     with pytest.raises(ValueError, match="unknown data loader 'amplitude'"):
-        circuits.make_qnode("value", 4, loader="amplitude")
+        qnodes.make_qnode("value", 4, loader="amplitude")
     with pytest.raises(ValueError, match="unknown circuit 'key'"):
-        circuits.make_qnode("key", 4)
+        qnodes.make_qnode("key", 4)
 
 
 # ----- the fused simulator against PennyLane
 
 
 @pytest.mark.parametrize("device", ["default.qubit", "lightning.qubit"])
-@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+@pytest.mark.parametrize("loader", qnodes.DATA_LOADERS)
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("d", [2, 4])
 def test_fused_agrees_with_pennylane(device, loader, dtype, tolerance, d):
-    differences = circuits.compare_with_backend(device, loader, n_qubits=d, dtype=dtype, seed=d)
+    differences = qnodes.compare_with_backend(device, loader, n_qubits=d, dtype=dtype, seed=d)
     assert set(differences) == {"Q", "V", "d/dx", "d/dθ_QK", "d/dθ_V"}
     assert max(differences.values()) < tolerance, differences
 
@@ -84,20 +84,20 @@ def test_the_comparison_can_fail(monkeypatch):
         return constant, cos, -sin
 
     monkeypatch.setattr(fourier, "_circuit_series", wrong)
-    differences = circuits.compare_with_backend("default.qubit", "angle")
+    differences = qnodes.compare_with_backend("default.qubit", "angle")
     assert differences["Q"] > 1e-3
 
 
-@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+@pytest.mark.parametrize("loader", qnodes.DATA_LOADERS)
 def test_fourier_series_equals_the_complex_quadratic_form(loader):
-    differences = circuits.compare_with_backend("fused-complex", loader, n_qubits=3, seed=9)
+    differences = qnodes.compare_with_backend("fused-complex", loader, n_qubits=3, seed=9)
     assert max(differences.values()) < 1e-12, differences
 
 
 def test_cnot_ring_matches_pennylane():
     for d in (2, 3, 4):
-        matrix = qml.matrix(lambda d=d: circuits.cnot_ring(d), wire_order=list(range(d)))()
-        assert torch.allclose(fused.cnot_ring_matrix(d), torch.as_tensor(matrix, dtype=torch.complex128))
+        matrix = qml.matrix(lambda d=d: qnodes.cnot_ring(d), wire_order=list(range(d)))()
+        assert torch.allclose(exact.cnot_ring_matrix(d), torch.as_tensor(matrix, dtype=torch.complex128))
 
 
 # ----- blindness
@@ -142,15 +142,15 @@ def test_hybrid_head_on_a_device_matches_fused():
 
 
 def test_device_choice_falls_back_without_a_gpu(monkeypatch):
-    monkeypatch.delenv(circuits.DEVICE_ENV, raising=False)
+    monkeypatch.delenv(qnodes.DEVICE_ENV, raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    choice = circuits.choose_device()
+    choice = qnodes.choose_device()
     assert choice.name == "lightning.qubit"
     assert "no CUDA GPU" in choice.reason
 
 
 def test_device_choice_when_the_gpu_plugin_fails(monkeypatch):
-    monkeypatch.delenv(circuits.DEVICE_ENV, raising=False)
+    monkeypatch.delenv(qnodes.DEVICE_ENV, raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     real_device = qml.device
 
@@ -160,20 +160,20 @@ def test_device_choice_when_the_gpu_plugin_fails(monkeypatch):
         return real_device(name, *args, **kwargs)
 
     monkeypatch.setattr(qml, "device", no_gpu)
-    choice = circuits.choose_device()
+    choice = qnodes.choose_device()
     assert choice.name == "lightning.qubit"
     assert "lightning.gpu is not usable here (RuntimeError: CUDA driver version is insufficient)" in choice.reason
 
 
 def test_device_choice_can_be_forced(monkeypatch):
-    monkeypatch.setenv(circuits.DEVICE_ENV, "default.qubit")
-    assert circuits.choose_device() == circuits.DeviceChoice("default.qubit", "requested by QVIT_DEVICE")
-    assert circuits.choose_device("lightning.qubit").reason == "requested by argument"
+    monkeypatch.setenv(qnodes.DEVICE_ENV, "default.qubit")
+    assert qnodes.choose_device() == qnodes.DeviceChoice("default.qubit", "requested by QVIT_DEVICE")
+    assert qnodes.choose_device("lightning.qubit").reason == "requested by argument"
     with pytest.raises(RuntimeError, match="device 'no.such.device' requested by argument cannot be used"):
-        circuits.choose_device("no.such.device")
+        qnodes.choose_device("no.such.device")
 
 
-@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+@pytest.mark.parametrize("loader", qnodes.DATA_LOADERS)
 @pytest.mark.parametrize("d", [2, 3, 4, 5])
 def test_fourier_series_and_quadratic_form_agree(loader, d):
     g = torch.Generator().manual_seed(d)
@@ -184,18 +184,18 @@ def test_fourier_series_and_quadratic_form_agree(loader, d):
     weights = torch.linspace(0.5, 1.5, 2 + d, dtype=torch.float64)
     outputs = []
     for method in ("fourier", "quadratic"):
-        out = fused.head_expectations(heads, *thetas, loader, method=method)
+        out = exact.head_expectations(heads, *thetas, loader, method=method)
         outputs.append([out, *torch.autograd.grad((out * weights).sum(), [heads, *thetas])])
     for a, b in zip(*outputs):
         assert torch.allclose(a, b, atol=1e-12, rtol=0)
 
 
 def test_loader_spectrum():
-    assert fused.loader_frequencies(4, "angle").shape == (40, 4)  # (3⁴ − 1)/2
-    assert fused.loader_frequencies(4, "hadamard").shape == (0, 4)  # blind: a constant
-    assert fused.fourier_is_cheaper(4, "angle") and not fused.fourier_is_cheaper(5, "angle")
+    assert exact.loader_frequencies(4, "angle").shape == (40, 4)  # (3⁴ − 1)/2
+    assert exact.loader_frequencies(4, "hadamard").shape == (0, 4)  # blind: a constant
+    assert exact.fourier_is_cheaper(4, "angle") and not exact.fourier_is_cheaper(5, "angle")
     with pytest.raises(ValueError, match="unknown method"):
-        fused.head_expectations(
+        exact.head_expectations(
             torch.zeros(1, 1, 4), torch.zeros(1, 13), torch.zeros(1, 13), torch.zeros(1, 12), "angle", method="fast"
         )
 
@@ -211,24 +211,24 @@ def test_circuit_frequencies_equal_the_full_series(d):
     weights = torch.linspace(0.5, 1.5, 2 + d, dtype=torch.float64)
     outputs = []
     for keep in ("circuits", "all"):
-        out = fused.fourier_series(heads, *fused.circuit_fourier_coefficients(*thetas, d, "angle"), "angle", keep=keep)
+        out = exact.fourier_series(heads, *exact.circuit_fourier_coefficients(*thetas, d, "angle"), "angle", keep=keep)
         outputs.append([out, *torch.autograd.grad((out * weights).sum(), [heads, *thetas])])
     for a, b in zip(*outputs):
         assert torch.allclose(a, b, atol=1e-12, rtol=0)
 
 
 def test_circuit_frequencies_for_four_qubits():
-    used = fused.circuit_frequencies(4, "angle")
+    used = exact.circuit_frequencies(4, "angle")
     assert len(used) == 33 and len(set(used.tolist())) == 33  # 7 of the 40 frequencies are never used
     g = torch.Generator().manual_seed(1)
     thetas = [torch.rand(3, n, generator=g, dtype=torch.float64) * 6 for n in (13, 13, 12)]
-    _, cos_coeffs, sin_coeffs = fused.circuit_fourier_coefficients(*thetas, 4, "angle")
+    _, cos_coeffs, sin_coeffs = exact.circuit_fourier_coefficients(*thetas, 4, "angle")
     reached = (cos_coeffs.abs() + sin_coeffs.abs()).amax(0) > 1e-12  # (K, M)
     assert int(reached[:2].any(0).sum()) == 31 and int(reached[2:].any(0).sum()) == 26  # Q and K: 31; V: 26
     assert set(torch.nonzero(reached.any(0))[:, 0].tolist()) == set(used.tolist())
-    assert len(fused.circuit_frequencies(4, "hadamard")) == 0
+    assert len(exact.circuit_frequencies(4, "hadamard")) == 0
     with pytest.raises(ValueError, match="unknown keep"):
-        fused.fourier_series(
+        exact.fourier_series(
             torch.zeros(1, 1, 4),
             torch.zeros(1, 6),
             torch.zeros(1, 6, 40),
@@ -243,7 +243,7 @@ def test_circuit_frequencies_for_four_qubits():
 def test_product_basis_spans_the_fourier_modes_exactly(d, keep):
     """cos(n·x) and sin(n·x) are ±1 combinations of products of the single-qubit cos x_j, sin x_j."""
     frequencies = fourier._kept_frequencies(d, "angle", keep)
-    basis, fourier_from_products = fused.product_basis(frequencies)
+    basis, fourier_from_products = exact.product_basis(frequencies)
     assert set(fourier_from_products.unique().tolist()) <= {-1.0, 0.0, 1.0}
     assert basis.size == 1 + 2 * len(frequencies)  # the light cones keep whole groups of modes
     for support in basis.supports:  # each group is built on its prefix
@@ -251,12 +251,12 @@ def test_product_basis_spans_the_fourier_modes_exactly(d, keep):
     x = torch.rand(50, 3, d, generator=torch.Generator().manual_seed(d), dtype=torch.float64) * 8 - 4
     phase = x @ torch.tensor(frequencies, dtype=torch.float64).T  # (T, H, M)
     modes = torch.cat([torch.ones_like(phase[..., :1]), torch.cos(phase), torch.sin(phase)], dim=-1)  # (T, H, 1 + 2M)
-    products = fused.product_features(x, basis)  # (H, size, T)
+    products = exact.product_features(x, basis)  # (H, size, T)
     assert torch.allclose(torch.einsum("fp,hpt->thf", fourier_from_products, products), modes, atol=1e-13, rtol=0)
 
 
 def test_product_basis_of_the_four_qubit_circuits():
-    basis, _ = fused.product_basis(fourier._kept_frequencies(4, "angle", "circuits"))
+    basis, _ = exact.product_basis(fourier._kept_frequencies(4, "angle", "circuits"))
     assert basis.size == 67  # the constant and 66 products: 4 cosines and 4 sines per token and head
     assert set(basis.supports) == {
         (0,),
@@ -277,19 +277,19 @@ def test_fourier_series_of_any_coefficients():
     g = torch.Generator().manual_seed(5)
     d, heads, k = 3, 2, 4
     x = (torch.rand(6, heads, d, generator=g, dtype=torch.float64) * 4 - 2).requires_grad_()
-    m = len(fused.loader_frequencies(d, "angle"))
+    m = len(exact.loader_frequencies(d, "angle"))
     coefficients = [
         torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
         for shape in ((heads, k), (heads, k, m), (heads, k, m))
     ]
-    phase = x @ fused.loader_frequencies(d, "angle").T.to(x)  # (6, H, M)
+    phase = x @ exact.loader_frequencies(d, "angle").T.to(x)  # (6, H, M)
     constant, cos_coeffs, sin_coeffs = coefficients
     expected = (
         constant
         + (cos_coeffs * torch.cos(phase)[:, :, None]).sum(-1)
         + (sin_coeffs * torch.sin(phase)[:, :, None]).sum(-1)
     )
-    out = fused.fourier_series(x, *coefficients, "angle", keep="all")
+    out = exact.fourier_series(x, *coefficients, "angle", keep="all")
     weights = torch.randn(6, heads, k, generator=g, dtype=torch.float64)
     for a, b in zip(
         torch.autograd.grad((out * weights).sum(), [x, *coefficients]),
@@ -301,7 +301,7 @@ def test_fourier_series_of_any_coefficients():
         RuntimeError, match="twice|does not require grad"
     ):  # first derivatives only, never a silent wrong second
         grad_x = torch.autograd.grad(
-            fused.fourier_series(x, *coefficients, "angle", keep="all").sum(), x, create_graph=True
+            exact.fourier_series(x, *coefficients, "angle", keep="all").sum(), x, create_graph=True
         )[0]
         torch.autograd.grad(grad_x.sum(), x)
 
@@ -313,8 +313,8 @@ def test_series_in_token_chunks_equals_one_pass():
     thetas = [(torch.rand(2, n, generator=g, dtype=torch.float64) * 6).requires_grad_() for n in (13, 13, 12)]
     outputs = []
     for chunk_tokens in (1_000_000, 4):  # one pass; chunks of 4 tokens, the last one shorter
-        weights = fused.layered_series_weights([thetas], 4, "angle")[0]
-        out = fused.evaluate_series(heads, weights, chunk_tokens=chunk_tokens)
+        weights = exact.layered_series_weights([thetas], 4, "angle")[0]
+        out = exact.evaluate_series(heads, weights, chunk_tokens=chunk_tokens)
         outputs.append(
             [
                 out,
@@ -339,10 +339,10 @@ def test_model_shares_series_weights_across_layers():
 
 def test_every_simulator_refuses_an_unknown_loader():
     for call in (
-        lambda: fused.loader_phases(4, "dense"),
-        lambda: fused.loader_amplitudes(torch.zeros(2, 4), "dense"),
-        lambda: fused.product_state(torch.zeros(2, 4), "dense"),
-        lambda: fused.loader_frequencies(4, "dense"),
+        lambda: exact.loader_phases(4, "dense"),
+        lambda: exact.loader_amplitudes(torch.zeros(2, 4), "dense"),
+        lambda: exact.product_state(torch.zeros(2, 4), "dense"),
+        lambda: exact.loader_frequencies(4, "dense"),
     ):
         with pytest.raises(ValueError, match="unknown data loader 'dense'; valid: hadamard, angle"):
             call()

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib import config, data, simulation
-from qvit_lib.data import DataError, EcalDataset, normalise_energy, patchify, unpatchify
+from qvit_lib import data
+from qvit_lib.core import config
+from qvit_lib.core.errors import DataError
+from qvit_lib.data import EcalDataset, normalise_energy, patchify, simulation, unpatchify
 
 from .conftest import valid_arrays, write_h5
 

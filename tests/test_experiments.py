@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -9,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib import cli, experiments, metrics
-from qvit_lib.errors import CheckpointError, ConfigError
-from qvit_lib.models import all_variants, build_model
+from qvit_lib import cli
+from qvit_lib.analysis import metrics
+from qvit_lib.core.errors import CheckpointError, ConfigError
+from qvit_lib.models import ViTConfig, all_variants, build_model
+from qvit_lib.runs import experiments, store
 
 
 def test_unknown_variant_or_protocol_lists_the_valid_ones(capsys):
@@ -90,8 +93,10 @@ def test_the_converged_design_sweep_trains_the_best_of_each_family_with_every_se
     # the choice follows the results: here qproj-cmx-pe-rk4 beats qproj-cmx-pe
     (tmp_path / "cpu").mkdir()
     aucs = {"qproj-cmx-pe": 0.70, "qproj-cmx-pe-rk4": 0.80, "classical-cmx-pe-rk2": 0.75, "hybrid-cmx-pe-qmlp": 0.6}
+    template = json.loads(store.result_paths("cpu", "classical-cmx-pe").record.read_text())
     for variant, auc in aucs.items():
-        record = {"variant": variant, "seed": 0, "test": {"auc": auc}}
+        config = dataclasses.asdict(ViTConfig.from_variant(variant))
+        record = {**template, "variant": variant, "config": config, "test": {**template["test"], "auc": auc}}
         (tmp_path / "cpu" / f"{variant}.json").write_text(json.dumps(record))
     assert experiments.best_of_design_families(tmp_path) == {
         "quantum feed-forward": "hybrid-cmx-pe-qmlp",
@@ -186,16 +191,16 @@ def test_every_committed_model_loads_and_reproduces_its_metrics(protocol, name, 
 
 
 def test_load_trained_refuses_a_missing_run_and_foreign_weights(tmp_path):
-    from qvit_lib.errors import CheckpointError
+    from qvit_lib.core.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="no committed run of classical-cmx-pe-seed7 under protocol 'cpu'"):
         experiments.load_trained("classical-cmx-pe", "cpu", 7)
     root = tmp_path / "cpu"
     root.mkdir()
-    source_json, _ = experiments.result_paths("cpu", "none-cmx-pe")
+    source_json = store.result_paths("cpu", "none-cmx-pe").record
     (root / "none-cmx-pe.json").write_text(source_json.read_text())
     torch.save(build_model("classical-cmx-pe").state_dict(), root / "none-cmx-pe.pt")
-    with pytest.raises(CheckpointError, match="weights of another model, not of none-cmx-pe"):
+    with pytest.raises(CheckpointError, match="none-cmx-pe.pt: these are not the weights this run recorded"):
         experiments.load_trained("none-cmx-pe", "cpu", results_dir=tmp_path)
 
 
@@ -216,7 +221,7 @@ def test_paired_comparison_of_two_committed_runs_on_their_test_events(monkeypatc
 
 
 def test_seed_comparison_tests_each_seed_and_gives_the_spread_over_seeds():
-    from qvit_lib.metrics import delong_test
+    from qvit_lib.analysis.metrics import delong_test
 
     g = np.random.default_rng(0)
     labels = np.arange(2000) % 2 == 1
@@ -294,7 +299,7 @@ def test_the_readme_and_appendix_state_the_measured_converged_times():
     are those the committed records hold (a new or retrained run that changes them fails here)."""
     import statistics
 
-    from qvit_lib.config import REPO_ROOT
+    from qvit_lib.core.config import REPO_ROOT
     from qvit_lib.models import ViTConfig
 
     minutes: dict[str, list[float]] = {}  # attention kind, or design variant: minutes per run

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qvit_lib import gan
-from qvit_lib.errors import CheckpointError, ConfigError
-from qvit_lib.gan_training import GANSchedule, train_gan
-from qvit_lib.models import count_parameters
+from qvit_lib.core.errors import CheckpointError, ConfigError
+from qvit_lib.models import count_parameters, gan
+from qvit_lib.training.gan import GANSchedule, train_gan
 
 
 def _showers(n: int = 64, seed: int = 0):
@@ -99,10 +98,10 @@ def test_a_foreign_checkpoint_is_refused(tmp_path):
 def test_a_quick_run_is_trained_evaluated_and_recorded(tmp_path, monkeypatch):
     import json
 
-    from qvit_lib import fastsim
+    from qvit_lib.runs import gan_runs
 
     monkeypatch.delenv("QVIT_DATA", raising=False)
-    record = fastsim.run_gan(
+    record = gan_runs.run_gan(
         gan.GANConfig(n_layers=1), "quick", results_dir=tmp_path, progress=False, n_eval_per_class=60
     )
     written = json.loads((tmp_path / "gan" / "quick" / "gan-classical.json").read_text())
@@ -123,21 +122,21 @@ def test_committed_generators_load_and_foreign_files_are_refused(tmp_path):
 
     import torch
 
-    from qvit_lib import fastsim
-    from qvit_lib.errors import CheckpointError
+    from qvit_lib.core.errors import CheckpointError
+    from qvit_lib.runs import gan_runs
 
-    generator, record = fastsim.load_generator("gan-hybrid-angle")
+    generator, record = gan_runs.load_generator("gan-hybrid-angle")
     assert record["config"]["attention"] == "hybrid-angle" and not generator.training
     showers = generator.sample(torch.tensor([0.0, 1.0]), torch.Generator().manual_seed(0))
     assert showers.shape == (2, 32, 32) and bool((showers >= 0).all())
     with pytest.raises(CheckpointError, match="no committed GAN run 'gan-qproj'.*--attention qproj"):
-        fastsim.load_generator("gan-qproj")
+        gan_runs.load_generator("gan-qproj")
     # the classical record beside the hybrid weights: the weights do not fit the architecture
-    committed = fastsim.result_paths("gan-classical", "cpu")
-    target = fastsim.result_paths("gan-classical", "cpu", tmp_path)
-    target[0].parent.mkdir(parents=True)
-    shutil.copy(committed[0], target[0])
-    shutil.copy(fastsim.result_paths("gan-hybrid-angle", "cpu")[1], target[1])
-    with pytest.raises(CheckpointError, match="gan-classical.pt"):
-        fastsim.load_generator("gan-classical", results_dir=tmp_path)
-    assert json.loads(target[0].read_text())["name"] == "gan-classical"
+    committed = gan_runs.gan_paths("gan-classical", "cpu")
+    target = gan_runs.gan_paths("gan-classical", "cpu", results_dir=tmp_path)
+    target.record.parent.mkdir(parents=True)
+    shutil.copy(committed.record, target.record)
+    shutil.copy(gan_runs.gan_paths("gan-hybrid-angle", "cpu").weights, target.weights)
+    with pytest.raises(CheckpointError, match="gan-classical.pt: these are not the weights this run recorded"):
+        gan_runs.load_generator("gan-classical", results_dir=tmp_path)
+    assert json.loads(target.record.read_text())["name"] == "gan-classical"

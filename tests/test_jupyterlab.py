@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from qvit_lib.config import REPO_ROOT
+from qvit_lib.core.config import REPO_ROOT
 
 from .browser import free_port
 from .test_browser import chapter_10_explorer, drag_first_input, drag_slider, page, shown_estimates  # noqa: F401
@@ -140,7 +140,7 @@ def test_sliders_move_the_expectations_only_for_the_angle_loader(page, jupyterla
 
 
 def test_the_shots_slider_resamples_in_jupyterlab(page, jupyterlab):  # noqa: F811
-    from qvit_lib.widgets import SHOT_CHOICES
+    from qvit_lib.display.widgets import SHOT_CHOICES
 
     url, token = jupyterlab
     _run_all(page, url, token, SHOTS_CHAPTER)

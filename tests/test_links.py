@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from qvit_lib.config import REPO_ROOT
+from qvit_lib.core.config import REPO_ROOT
 
 HTML = REPO_ROOT / "_build" / "html"
 

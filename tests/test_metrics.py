@@ -21,7 +21,7 @@ def _delong_by_definition(a, b, labels):
 
 
 def test_delong_equals_its_definition_and_the_bootstrap():
-    from qvit_lib.metrics import delong_test, roc_auc
+    from qvit_lib.analysis.metrics import delong_test, roc_auc
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 300)

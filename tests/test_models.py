@@ -224,7 +224,8 @@ def test_without_position_information_a_shuffled_image_gives_the_same_output(poo
 def test_wrong_input_shape_is_explained():
     with pytest.raises(
         ValueError,
-        match=r"expected tokens of shape \(batch, 32, 32\), got \(2, 16, 64\); cut images with qvit_lib.data.patchify",
+        match=r"expected tokens of shape \(batch, 32, 32\), got \(2, 16, 64\); "
+        r"cut images with qvit_lib.data.dataset.patchify",
     ):
         build_model("classical-cmx-pe")(torch.zeros(2, 16, 64))
 
@@ -334,7 +335,7 @@ def test_order_one_is_todays_layer_bit_for_bit(name):
 
 
 def test_runge_kutta_steps_have_their_order_on_a_linear_ode():
-    from qvit_lib.integrators import runge_kutta_step
+    from qvit_lib.models.integrators import runge_kutta_step
 
     lam = torch.tensor(0.1, dtype=torch.float64)
     for order in (1, 2, 3, 4):

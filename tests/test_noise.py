@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib import circuits
-from qvit_lib.errors import ConfigError
-from qvit_lib.fused import head_expectations, noise
+from qvit_lib.core.errors import ConfigError
+from qvit_lib.quantum import qnodes
+from qvit_lib.quantum.device import noise
+from qvit_lib.quantum.exact import head_expectations
 
 SINGLE = {4: [8, 4, 2, 1], 3: [4, 2, 1], 2: [2, 1]}  # the subsets {q} in z_subsets' order
 
@@ -32,9 +33,9 @@ def _ours(x, theta_qk, theta_v, loader, p, r):
 
 def _pennylane(x, theta_qk, theta_v, loader, p, r):
     d = x.shape[-1]
-    with circuits.default_dtype(torch.float64):
-        q = circuits.device_model_qnode("query_key", d, loader, p, r)(x, theta_qk)
-        v = torch.stack(circuits.device_model_qnode("value", d, loader, p, r)(x, theta_v), dim=-1)
+    with qnodes.default_dtype(torch.float64):
+        q = qnodes.device_model_qnode("query_key", d, loader, p, r)(x, theta_qk)
+        v = torch.stack(qnodes.device_model_qnode("value", d, loader, p, r)(x, theta_v), dim=-1)
     return q, v
 
 
@@ -117,8 +118,8 @@ def _our_value_estimates(x, theta, copies=COPIES, shots=SHOTS, seed=0, joint=Tru
 
 
 def _pennylane_value_estimates(x, theta):
-    with circuits.default_dtype(torch.float64):
-        out = circuits.device_model_qnode("value", 4, "angle", shots=SHOTS, copies=COPIES, seed=11)(x[0], theta)
+    with qnodes.default_dtype(torch.float64):
+        out = qnodes.device_model_qnode("value", 4, "angle", shots=SHOTS, copies=COPIES, seed=11)(x[0], theta)
     return torch.tensor([[float(v) for v in copy] for copy in out], dtype=torch.float64)
 
 
@@ -155,8 +156,8 @@ def test_independent_marginals_fail_the_same_check():
 def test_query_key_shots_have_pennylanes_statistics():
     x, theta_qk, _ = _inputs(4, seed=7, n=4)
     x, theta_qk = x.detach(), theta_qk.detach()
-    with circuits.default_dtype(torch.float64):
-        out = circuits.device_model_qnode("query_key", 4, "angle", shots=SHOTS, copies=COPIES, seed=5)(x, theta_qk)
+    with qnodes.default_dtype(torch.float64):
+        out = qnodes.device_model_qnode("query_key", 4, "angle", shots=SHOTS, copies=COPIES, seed=5)(x, theta_qk)
     theirs = torch.stack([torch.as_tensor(c, dtype=torch.float64) for c in out])  # (copies, inputs)
     z = noise.z_string_expectations(x[:, None], theta_qk[None], "query_key", "angle")[:, 0]
     g = torch.Generator().manual_seed(0)
@@ -222,8 +223,8 @@ def test_probabilities_of_all_bit_strings_come_from_the_z_strings():
 
 
 def test_a_model_runs_as_on_a_device_and_is_exact_again_afterwards():
-    from qvit_lib import hardware
     from qvit_lib.models import build_model
+    from qvit_lib.runs import hardware
 
     model = build_model("hybrid-angle-cmx-pe", seed=0).eval()
     tokens = torch.randn(16, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -245,7 +246,7 @@ def test_a_model_runs_as_on_a_device_and_is_exact_again_afterwards():
 
 
 def test_only_the_fused_backend_models_a_device():
-    from qvit_lib.attention import HybridMultiHeadAttention
+    from qvit_lib.models.attention import HybridMultiHeadAttention
 
     head = HybridMultiHeadAttention(16, 4, "angle", backend="default.qubit")
     with pytest.raises(ConfigError, match="fused backend only"):
@@ -253,7 +254,7 @@ def test_only_the_fused_backend_models_a_device():
 
 
 def test_circuit_budget_counts_every_circuit_and_parameter_shift():
-    from qvit_lib import hardware
+    from qvit_lib.runs import hardware
 
     paper = hardware.circuit_budget("hybrid-angle-cmx-pe", shots=100)
     # 32 tokens × 5 layers × 4 heads × (query, key, value)
@@ -267,7 +268,7 @@ def test_circuit_budget_counts_every_circuit_and_parameter_shift():
 
 @pytest.mark.parametrize("d", [4, 16])
 def test_circuit_layers_follow_from_the_circuits_structure(d):
-    from qvit_lib import hardware
+    from qvit_lib.runs import hardware
 
     # loader (H·RX: 2 layers, RX: 1), RX and RY layers, the CNOT ring one gate after another (d), RY
     for loader, loader_layers in (("angle", 1), ("hadamard", 2)):
@@ -288,7 +289,7 @@ def test_circuit_layers_follow_from_the_circuits_structure(d):
 
 
 def test_device_seconds_is_executions_times_shots_times_shot_time():
-    from qvit_lib import hardware
+    from qvit_lib.runs import hardware
 
     clops = next(device for device in hardware.DEVICES if device.clops)
     budget = hardware.circuit_budget("classical-cmx-pe-qmlp")  # one circuit kind: 20 layers on 16 qubits
@@ -301,8 +302,8 @@ def test_device_seconds_is_executions_times_shots_times_shot_time():
 
 
 def test_robustness_scan_and_fine_tuning_run_on_a_small_model():
-    from qvit_lib import hardware
     from qvit_lib.models import build_model
+    from qvit_lib.runs import hardware
 
     g = torch.Generator().manual_seed(1)
     tokens, labels = torch.rand(24, 32, 32, generator=g), (torch.arange(24) % 2).float()
@@ -325,7 +326,7 @@ def test_robustness_scan_and_fine_tuning_run_on_a_small_model():
 def test_a_committed_run_is_scanned_and_recorded(tmp_path):
     import json
 
-    from qvit_lib import hardware
+    from qvit_lib.runs import hardware
 
     record = hardware.run_device_scan(
         "hybrid-angle-cmx-pe", "cpu", 0, n_events=40, results_dir=tmp_path,

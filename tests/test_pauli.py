@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib.circuits import compare_wide_with_backend
-from qvit_lib.errors import ConfigError
-from qvit_lib.fused import pauli
+from qvit_lib.core.errors import ConfigError
+from qvit_lib.quantum.exact import pauli
+from qvit_lib.quantum.qnodes import compare_wide_with_backend
 
 BACKENDS = ("default.qubit", "lightning.qubit")
 

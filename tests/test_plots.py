@@ -1,4 +1,4 @@
-"""Every figure of :mod:`qvit_lib.plots` fits the book's column and has no text below 9 pt."""
+"""Every figure of :mod:`qvit_lib.display.plots` fits the book's column and has no text below 9 pt."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from qvit_lib import plots  # noqa: E402
+from qvit_lib.display import plots  # noqa: E402
 
 
 def _history(n: int = 3) -> list[dict[str, float]]:

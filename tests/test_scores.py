@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from qvit_lib import experiments, scores
-from qvit_lib.errors import CheckpointError
-from qvit_lib.metrics import roc_auc
+from qvit_lib.analysis.metrics import roc_auc
+from qvit_lib.core.errors import CheckpointError
+from qvit_lib.runs import experiments, scores, store
 
 
 def test_the_committed_scores_cover_every_committed_converged_run():
@@ -42,7 +42,7 @@ def _copy_runs(names, tmp_path):
     root.mkdir(exist_ok=True)
     for name in names:
         for suffix in (".json", ".pt"):
-            shutil.copy(experiments.RESULTS_DIR / "converged" / f"{name}{suffix}", root / f"{name}{suffix}")
+            shutil.copy(store.RESULTS_DIR / "converged" / f"{name}{suffix}", root / f"{name}{suffix}")
     return root
 
 

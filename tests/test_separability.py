@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from qvit_lib.config import DEFAULT_DATA_DIR
+from qvit_lib.core.config import DEFAULT_DATA_DIR
 from qvit_lib.data import EcalDataset
-from qvit_lib.showers import pixel_separability_auc, separability_auc
+from qvit_lib.data.shapes import pixel_separability_auc, separability_auc
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qvit_lib import shower_comparison as sc
-from qvit_lib.simulation import ELECTRON, simulate
+from qvit_lib.analysis import shower_comparison as sc
+from qvit_lib.data.simulation import ELECTRON, simulate
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from qvit_lib import simulation as sim
-from qvit_lib.showers import shower_shapes
+from qvit_lib.data import simulation as sim
+from qvit_lib.data.shapes import shower_shapes
 
 
 def test_format_of_a_pair(pair_dir):
@@ -246,7 +246,7 @@ def test_the_perturbation_test_can_fail(monkeypatch):
 
 
 def _committed_files() -> list:
-    from qvit_lib.config import DEFAULT_DATA_DIR
+    from qvit_lib.core.config import DEFAULT_DATA_DIR
 
     paths = sorted(DEFAULT_DATA_DIR.glob("*.hdf5"))
     assert len(paths) == 2, (

@@ -10,8 +10,8 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from qvit_lib.errors import CheckpointError
-from qvit_lib.metrics import roc_auc
+from qvit_lib.analysis.metrics import roc_auc
+from qvit_lib.core.errors import CheckpointError
 from qvit_lib.models import build_model
 from qvit_lib.training import TrainingDiverged, evaluate, load_checkpoint, train
 
@@ -170,7 +170,7 @@ libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "kept":
-    from qvit_lib.training import keep_freed_memory
+    from qvit_lib.training.process import keep_freed_memory
     assert keep_freed_memory()
 size = 20 * 2**20
 def cycle():

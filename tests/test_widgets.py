@@ -6,17 +6,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qvit_lib import circuits
-from qvit_lib.widgets import SHOT_CHOICES, CircuitExplorer
+from qvit_lib.display.widgets import SHOT_CHOICES, CircuitExplorer
+from qvit_lib.quantum import qnodes
 
 
 def pennylane_expectations(explorer: CircuitExplorer) -> list[float]:
-    qnode = circuits.make_qnode(explorer.kind, explorer.n_qubits, "default.qubit", explorer.loader)
+    qnode = qnodes.make_qnode(explorer.kind, explorer.n_qubits, "default.qubit", explorer.loader)
     out = qnode(torch.tensor(explorer.x, dtype=torch.float64), torch.tensor(explorer.theta, dtype=torch.float64))
     return [float(v) for v in (out if explorer.kind == "value" else [out])]
 
 
-@pytest.mark.parametrize("loader", circuits.DATA_LOADERS)
+@pytest.mark.parametrize("loader", qnodes.DATA_LOADERS)
 @pytest.mark.parametrize("kind", ["query_key", "value"])
 @pytest.mark.parametrize("n_qubits", [2, 4])
 def test_python_side_equals_pennylane(loader, kind, n_qubits):
@@ -58,7 +58,7 @@ def test_shot_estimates_scatter_around_the_exact_values_with_their_standard_erro
 
 
 def test_the_generator_is_mulberry32():
-    from qvit_lib.widgets import mulberry32
+    from qvit_lib.display.widgets import mulberry32
 
     draws = mulberry32(1)
     assert [round(next(draws), 12) for _ in range(2)] == [0.627073940588, 0.002735721180]

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from qvit_lib.config import REPO_ROOT
+from qvit_lib.core.config import REPO_ROOT
 
 SCRIPTS = ("vendor/requirejs-2.3.7/require.js", "qvit-widgets.js", "vendor/html-manager-1.0.11/embed-amd.js")
 

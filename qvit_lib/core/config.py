@@ -1,0 +1,33 @@
+"""Run-time switches shared by every chapter: quick mode and where things live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = ["QUICK_ENV", "DATA_ENV", "REPO_ROOT", "DATA_DIR", "DEFAULT_DATA_DIR", "CACHE_DIR", "quick_mode", "pick"]
+
+
+T = TypeVar("T")
+
+QUICK_ENV = "QVIT_QUICK"
+DATA_ENV = "QVIT_DATA"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # qvit_lib/core/config.py → the repository
+DATA_DIR = REPO_ROOT / "data"
+DEFAULT_DATA_DIR = DATA_DIR / "default"
+CACHE_DIR = DATA_DIR / "cache"
+
+
+def quick_mode() -> bool:
+    """True when ``QVIT_QUICK`` is set to anything but empty, 0, false or no.
+
+    Quick mode shrinks every chapter's work so the whole book runs in CI in minutes.
+    """
+    return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pick(full: T, quick: T) -> T:
+    """``quick`` in quick mode, ``full`` otherwise — for sizes, epochs and sample counts."""
+    return quick if quick_mode() else full

@@ -1,0 +1,547 @@
+"""Benchmarks: figures printed side by side, never asserted in tests."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from qvit_lib.core import paper
+from qvit_lib.core.provenance import machine, processor, versions
+
+__all__ = [
+    "bench_simulation",
+    "bench_generator",
+    "baseline_package",
+    "training_step",
+    "compare_training_steps",
+    "device_scaling",
+    "bench_training",
+    "DESIGN_VARIANTS",
+    "DESIGN_TARGETS",
+    "DESIGN_DEFAULT_TARGET",
+    "bench_design",
+    "bench_sweep",
+    "run_benchmarks",
+]
+
+
+def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object]:
+    """Time the simulator on ``n_events`` (half per class), in memory and written to HDF5."""
+    from qvit_lib.data.simulation import profile_table, simulate, write_dataset
+
+    profile_table()  # built once per process; not part of the per-event cost
+    start = time.perf_counter()
+    simulate(n_events // 2, seed=seed)
+    in_memory = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        write_dataset(os.path.join(tmp, "pair"), 2 * (n_events // 2), seed=seed)
+        to_disk = time.perf_counter() - start
+    return {
+        "suite": "simulation",
+        "events": 2 * (n_events // 2),
+        "seconds_in_memory": round(in_memory, 2),
+        "seconds_to_hdf5": round(to_disk, 2),
+        "events_per_s": round(n_events / in_memory),
+        "seconds_per_100k": round(in_memory * 100_000 / n_events, 2),
+        "target_seconds_per_100k": 60.0,
+        "machine": machine(),
+    }
+
+
+def bench_generator(n_showers: int = 10_000, attentions: tuple[str, ...] = ("classical", "hybrid-angle")) -> dict:
+    """Showers per second of the GAN's generators (untrained weights: the cost does not depend on
+    them) beside the simulator's events per second, on the same machine and threads."""
+    import torch
+
+    from qvit_lib.data.simulation import profile_table, simulate
+    from qvit_lib.models.gan import GANConfig, build_gan
+
+    profile_table()
+    start = time.perf_counter()
+    simulate(n_showers // 2, seed=0)
+    simulator = n_showers / (time.perf_counter() - start)
+    rows = []
+    for attention in attentions:
+        generator, _ = build_gan(GANConfig(attention=attention), seed=0)
+        labels = torch.arange(n_showers) % 2
+        generator.sample(labels[:64])  # warm-up
+        start = time.perf_counter()
+        for i in range(0, n_showers, 1000):
+            generator.sample(labels[i : i + 1000], torch.Generator().manual_seed(i))
+        rate = n_showers / (time.perf_counter() - start)
+        rows.append(
+            {
+                "generator": f"gan-{attention}",
+                "showers_per_s": round(rate),
+                "ratio_to_simulator": round(rate / simulator, 2),
+            }
+        )
+    return {
+        "suite": "gan",
+        "showers": n_showers,
+        "simulator_events_per_s": round(simulator),
+        "generators": rows,
+        "machine": {**machine(), "torch_threads": torch.get_num_threads()},
+        "versions": versions(),
+    }
+
+
+def baseline_package(revision: str):
+    """``qvit_lib`` as it was at a git revision, imported under a name of its own.
+
+    For side-by-side timings: the baseline's training step runs in the same process and in
+    turns with today's, so both see the same machine. The package is unpacked with
+    ``git archive`` into a temporary directory and imported as ``qvit_baseline_<rev>``.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+    import tarfile
+
+    from qvit_lib.core.config import REPO_ROOT
+    from qvit_lib.core.errors import ConfigError
+
+    commit = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=10", revision], capture_output=True, text=True
+    )
+    if commit.returncode != 0:
+        raise ConfigError(f"--baseline {revision}: not a revision of the git repository at {REPO_ROOT}")
+    name = f"qvit_baseline_{commit.stdout.strip()}"
+    if name in sys.modules:
+        return sys.modules[name]
+    root = tempfile.mkdtemp(prefix="qvit-baseline-")
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", revision, "qvit_lib"], capture_output=True, check=True
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(root, filter="data")
+    os.rename(os.path.join(root, "qvit_lib"), os.path.join(root, name))
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(root, name, "__init__.py"), submodule_search_locations=[os.path.join(root, name)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    module.revision = commit.stdout.strip()
+    return module
+
+
+def training_step(
+    variant: str, batch_size: int, backend: str = "fused", device: str = "cpu", package=None, **hyper: int
+):
+    """A closure running one training step (forward, backward, Adam) at the paper's hyper-parameters.
+
+    ``package``: another version of qvit_lib (:func:`baseline_package`) whose model to time.
+    """
+    import importlib
+
+    import torch
+    from torch.nn import functional as F
+
+    models = importlib.import_module(f"{package.__name__}.models") if package is not None else None
+    from qvit_lib.models.vit import build_model
+
+    build = models.build_model if models is not None else build_model
+    model = build(variant, seed=0, backend=backend, **hyper).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=paper.LEARNING_RATE)
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.rand(batch_size, 32, 32, generator=generator).to(device)
+    labels = (torch.rand(batch_size, generator=generator) > 0.5).float().to(device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def step() -> float:
+        sync()
+        start = time.perf_counter()
+        optimiser.zero_grad()
+        F.binary_cross_entropy_with_logits(model(tokens), labels).backward()
+        optimiser.step()
+        sync()
+        return time.perf_counter() - start
+
+    return step
+
+
+def _side_by_side(steps: list, rounds: int) -> list[float]:
+    """Median step time of each closure, run in turns (A B C A B C …) after one warm-up each.
+
+    Taking turns exposes every model to the same machine state; on a shared or throttled
+    machine, timing one model after the other can move a ratio by tens of percent.
+    """
+    for step in steps:
+        step()
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(rounds):
+        for i, step in enumerate(steps):
+            times[i].append(step())
+    return [float(np.median(t)) for t in times]
+
+
+def compare_training_steps(
+    variants: list[str] | tuple[str, ...], batch_size: int = 512, rounds: int = 5, device: str = "cpu"
+) -> dict[str, float]:
+    """Median seconds per training step of each variant, measured in turns in this process."""
+    from qvit_lib.training.process import keep_freed_memory
+
+    keep_freed_memory()
+    steps = [training_step(variant, batch_size, "fused", device) for variant in variants]
+    return dict(zip(variants, _side_by_side(steps, rounds)))
+
+
+def _significant(value: float, digits: int = 2) -> float:
+    """``value`` rounded to ``digits`` significant figures (for extrapolated figures)."""
+    return float(f"{value:.{digits}g}")
+
+
+def _record(
+    backend: str,
+    variant: str,
+    batch_size: int,
+    d_h: int,
+    seconds: float,
+    classical: float,
+    measured_batch: int,
+    device: str,
+    baseline: float | None = None,
+) -> dict[str, object]:
+    extrapolated = measured_batch != batch_size
+    shown = _significant if extrapolated else (lambda x, _digits=None: round(x, 3))
+    record = {
+        "backend": backend,
+        "variant": variant,
+        "batch_size": batch_size,
+        "d_h": d_h,
+        "n_h": 16 // d_h,
+        "device": device,
+        "step_seconds": _significant(seconds) if extrapolated else round(seconds, 5),
+        "events_per_s": _significant(batch_size / seconds) if extrapolated else round(batch_size / seconds, 1),
+        "ratio_to_classical": shown(seconds / classical),
+        "extrapolated": extrapolated,
+        "measured_batch_size": measured_batch,
+    }
+    if baseline is not None:
+        record["ratio_to_baseline"] = round(seconds / baseline, 3)
+    return record
+
+
+def device_scaling(
+    backend: str, variant: str = "hybrid-angle-cmx-pe", budget_s: float = 90.0, largest: int = 512, device: str = "cpu"
+) -> list[dict[str, float]]:
+    """Step time of a PennyLane device at batch sizes 1, 2, 4, … up to ``largest``, within a time budget.
+
+    ``default.qubit`` broadcasts the whole batch through one simulation, so its cost per event
+    falls with the batch; the lightning devices run one circuit per token, so theirs does not.
+    Doubling stops before the predicted next step would overrun ``budget_s``.
+    """
+    spent, batch, rows = 0.0, 1, []
+    while batch <= largest:
+        step = training_step(variant, batch, backend, device)
+        if batch == 1:
+            spent += step()  # a warm-up: the first call builds and traces the QNodes
+        seconds = step()
+        spent += seconds
+        rows.append({"batch_size": batch, "step_seconds": round(seconds, 4), "seconds_per_event": seconds / batch})
+        if spent + 2.2 * seconds > budget_s:
+            break
+        batch *= 2
+    return rows
+
+
+def bench_training(
+    batch_sizes: tuple[int, ...] = (64, 256, 512, 1024, 4096),
+    head_sizes: tuple[int, ...] = (2, 4, 8),
+    steps: int = 7,
+    devices: tuple[str, ...] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    baseline: str | None = None,
+    device_budget_s: float = 90.0,
+) -> dict[str, object]:
+    """Training-step throughput: every backend, then scaling with batch size and qubits per head.
+
+    1. At batch 512 and d_h = 4: classical and the fused hybrids — with ``baseline`` (a git
+       revision) also the same three steps of that revision's code, all in turns, so that
+       ``ratio_to_baseline`` compares today's step with the old one on the same machine state.
+    2. Each usable PennyLane device at growing batch sizes (:func:`device_scaling`), within
+       ``device_budget_s`` seconds each; the figure at 512 is measured if the budget reached
+       it, else extrapolated linearly from the largest batch measured (marked so, and rounded
+       to two significant figures).
+    3. Batch sizes ``batch_sizes``: classical and both fused hybrids.
+    4. Qubits per head ``head_sizes`` at batch 512, keeping d_t = n_h·d_h = 16: classical and
+       fused ``hybrid-angle``.
+
+    ``ratio_to_classical`` is the step time divided by today's classical step time at the same
+    batch size and d_h (1.5 means 1.5× slower). Models compared with each other run in
+    turns, ``steps`` rounds each, and the median is kept.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from qvit_lib.quantum.qnodes import DEVICE_ORDER, device_usable
+    from qvit_lib.training.process import keep_freed_memory
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    old = baseline_package(baseline) if baseline else None
+    fused = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")
+    groups: dict[tuple[int, int], list[tuple[str, str]]] = {}  # (batch, d_h) → (backend, variant)
+    for batch in sorted(set(batch_sizes) | {512}):
+        groups[(batch, 4)] = [("classical" if v.startswith("classical") else "fused", v) for v in fused]
+    if old is not None:
+        groups[(512, 4)] += [("baseline", v) for v in fused]
+    for d_h in head_sizes:
+        if d_h != 4:
+            groups[(512, d_h)] = [("classical", "classical-cmx-pe"), ("fused", "hybrid-angle-cmx-pe")]
+    keep_freed_memory()  # as train() does: large temporaries reused, not page-faulted in anew
+    records = []
+    for (batch, d_h), members in tqdm(groups.items(), desc="benchmark", unit="group", disable=not progress):
+        closures = [
+            training_step(v, batch, "fused", device, package=old if b == "baseline" else None, n_heads=16 // d_h)
+            for b, v in members
+        ]
+        seconds = dict(zip(members, _side_by_side(closures, steps)))
+        classical = seconds[("classical", "classical-cmx-pe")]
+        for (backend, variant), t in seconds.items():
+            before = seconds.get(("baseline", variant)) if backend != "baseline" else None
+            records.append(_record(backend, variant, batch, d_h, t, classical, batch, device, before))
+        if old is not None and (batch, d_h) == (512, 4):
+            for r in records[-len(members) :]:
+                if r["backend"] == "baseline":
+                    r["revision"] = old.revision
+    scaling = {}
+    classical = next(r for r in records if (r["backend"], r["batch_size"], r["d_h"]) == ("classical", 512, 4))
+    for name in devices if devices is not None else DEVICE_ORDER:
+        if not device_usable(name)[0]:
+            continue
+        rows = device_scaling(name, budget_s=device_budget_s, device=device)
+        scaling[name] = rows
+        largest = rows[-1]
+        at_512 = largest["seconds_per_event"] * 512  # measured if largest["batch_size"] == 512
+        records.append(
+            _record(
+                name, "hybrid-angle-cmx-pe", 512, 4, at_512, classical["step_seconds"], largest["batch_size"], device
+            )
+        )
+    return {
+        "suite": "training",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "steps_per_figure": steps,
+        "baseline": old.revision if old is not None else None,
+        "results": records,
+        "device_scaling": scaling,
+        "machine": {
+            **machine(),
+            "processor": processor(),
+            "torch_threads": torch.get_num_threads(),
+            "device": device,
+            "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
+        },
+        "versions": versions(),
+    }
+
+
+DESIGN_VARIANTS = (
+    "classical-cmx-pe",
+    "classical-cmx-pe-qmlp",
+    "hybrid-angle-cmx-pe",
+    "hybrid-angle-cmx-pe-qmlp",
+    "hybrid-cmx-pe-qmlp",
+    "qproj-cmx-pe",
+    "qproj-cmx-pe-qmlp",
+    "classical-cmx-pe-rk2",
+    "classical-cmx-pe-rk3",
+    "classical-cmx-pe-rk4",
+    "hybrid-angle-cmx-pe-rk4",
+    "qproj-cmx-pe-qmlp-rk4",
+)
+DESIGN_TARGETS = {"hybrid-angle-cmx-pe-qmlp": 1.5}  # × classical; every other new variant at order 1: 3×
+DESIGN_DEFAULT_TARGET = 3.0
+
+
+def bench_design(
+    variants: tuple[str, ...] = DESIGN_VARIANTS, batch_size: int = 512, steps: int = 7, device: str = "cpu"
+) -> dict[str, object]:
+    """Chapter 9's variants: training-step time at batch 512 beside ``classical-cmx-pe``, in turns.
+
+    Each order-1 variant has a target (:data:`DESIGN_TARGETS`, else 3× the classical step);
+    a Runge–Kutta variant of order k evaluates its layers k times and has none.
+    """
+    import torch
+
+    from qvit_lib.models.vit import ViTConfig
+
+    seconds = compare_training_steps(
+        ("classical-cmx-pe", *[v for v in variants if v != "classical-cmx-pe"]), batch_size, steps, device
+    )
+    classical = seconds["classical-cmx-pe"]
+    rows = []
+    for variant, t in seconds.items():
+        order = ViTConfig.from_variant(variant).rk_order
+        target = (
+            None if order > 1 or variant == "classical-cmx-pe" else DESIGN_TARGETS.get(variant, DESIGN_DEFAULT_TARGET)
+        )
+        ratio = t / classical
+        rows.append(
+            {
+                "variant": variant,
+                "step_seconds": _significant(t, 3),
+                "ratio_to_classical": _significant(ratio, 3),
+                "target": target,
+                "meets_target": None if target is None else bool(ratio <= target),
+            }
+        )
+    return {
+        "suite": "design",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "batch_size": batch_size,
+        "steps_per_figure": steps,
+        "results": rows,
+        "machine": {**machine(), "processor": processor(), "torch_threads": torch.get_num_threads(), "device": device},
+        "versions": versions(),
+    }
+
+
+def _print_training(result: dict[str, object]) -> None:
+    machine_ = result["machine"]
+    print(
+        f"training step (forward + backward + Adam), paper hyper-parameters, {machine_['cpus']} CPUs "
+        f"({machine_.get('processor', '?')}), {machine_['torch_threads']} torch threads, device {machine_['device']}:"
+    )
+    print(
+        f"{'backend':16s} {'variant':22s} {'batch':>6s} {'d_h':>4s} {'step [s]':>9s} {'events/s':>10s} "
+        f"{'× classical':>12s} {'× baseline':>11s}"
+    )
+    for r in result["results"]:
+        note = f"  (extrapolated from {r['measured_batch_size']} events)" if r["extrapolated"] else ""
+        versus = f"{r['ratio_to_baseline']:11.2f}" if "ratio_to_baseline" in r else " " * 11
+        label = f"baseline@{r['revision']}" if r["backend"] == "baseline" and "revision" in r else r["backend"]
+        print(
+            f"{label:16s} {r['variant']:22s} {r['batch_size']:6d} {r['d_h']:4d} {r['step_seconds']:9.4g} "
+            f"{r['events_per_s']:10.1f} {r['ratio_to_classical']:12.3g} {versus}{note}"
+        )
+    for name, rows in result.get("device_scaling", {}).items():
+        print(
+            f"{name}: seconds per event by batch size (measured) — "
+            + ", ".join(f"{row['batch_size']}: {row['seconds_per_event']:.3g}" for row in rows)
+        )
+
+
+def bench_sweep(
+    variants: tuple[str, ...] = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe", "none-cmx-pe"),
+    repeats: int = 2,
+    steps: int = 30,
+    batch_size: int = 512,
+) -> dict[str, object]:
+    """Events per second of a whole sweep: one process with every core's thread, or one
+    single-threaded process per core sharing the jobs (each job: ``steps`` training steps).
+
+    Each configuration runs in fresh processes, so thread settings cannot leak between them.
+    """
+    import subprocess
+    import sys
+
+    jobs = [v for v in variants for _ in range(repeats)]
+    cores = os.cpu_count() or 1
+    script = (
+        "import sys, torch; torch.set_num_threads(int(sys.argv[1])); from qvit_lib.runs.bench import training_step\n"
+        "for variant in sys.argv[2:]:\n"
+        f"    step = training_step(variant, {batch_size}); step()\n"
+        f"    [step() for _ in range({steps})]\n"
+    )
+    configurations = {}
+    for processes, threads in ((1, cores), (cores, 1)):
+        shares = [jobs[i::processes] for i in range(processes)]
+        start = time.perf_counter()
+        workers = [subprocess.Popen([sys.executable, "-c", script, str(threads), *share]) for share in shares]
+        if any(w.wait() for w in workers):
+            raise RuntimeError("a sweep benchmark worker failed")
+        wall = time.perf_counter() - start
+        events = len(jobs) * (steps + 1) * batch_size
+        configurations[f"{processes}x{threads}"] = {
+            "processes": processes,
+            "threads": threads,
+            "seconds": round(wall, 1),
+            "events_per_s": round(events / wall),
+        }
+    return {
+        "suite": "sweep",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "jobs": jobs,
+        "steps_per_job": steps,
+        "batch_size": batch_size,
+        "configurations": configurations,
+        "machine": {**machine(), "processor": processor()},
+        "versions": versions(),
+    }
+
+
+def run_benchmarks(
+    suite: str, n_events: int = 100_000, quick: bool = False, out: str | None = None, baseline: str | None = None
+) -> dict[str, object]:
+    """Run one suite, print its figures and write them as JSON.
+
+    Default output: ``data/bench/<suite>.json``; in quick mode ``data/cache/bench/<suite>.json``
+    (a smoke test should not replace the committed figures).
+    """
+    import json
+    from pathlib import Path
+
+    from qvit_lib.core.config import CACHE_DIR, DATA_DIR
+    from qvit_lib.core.errors import ConfigError
+
+    if suite == "training":
+        if quick:
+            result = bench_training(
+                batch_sizes=(64,),
+                head_sizes=(2, 4),
+                steps=1,
+                devices=("default.qubit",),
+                progress=False,
+                baseline=baseline,
+                device_budget_s=3.0,
+            )
+        else:
+            result = bench_training(baseline=baseline)
+        _print_training(result)
+    elif suite == "sweep":
+        result = bench_sweep(repeats=1, steps=2, batch_size=64) if quick else bench_sweep()
+        jobs, steps, batch = len(result["jobs"]), result["steps_per_job"], result["batch_size"]
+        print(f"sweep throughput, {jobs} jobs of {steps} steps at batch {batch}:")
+        for c in result["configurations"].values():
+            layout = f"{c['processes']} process(es) x {c['threads']} thread(s)"
+            print(f"  {layout}: {c['seconds']:7.1f} s, {c['events_per_s']:,} events/s")
+    elif suite == "design":
+        result = bench_design(batch_size=64, steps=1) if quick else bench_design()
+        print(f"chapter 9 variants, training step at batch {result['batch_size']}, beside classical-cmx-pe:")
+        for r in result["results"]:
+            target = (
+                ""
+                if r["target"] is None
+                else f"  target <= {r['target']}x: {'met' if r['meets_target'] else 'NOT met'}"
+            )
+            print(f"  {r['variant']:28s} {r['step_seconds'] * 1e3:8.1f} ms  {r['ratio_to_classical']:5.2f}x{target}")
+    elif suite == "gan":
+        result = bench_generator(2_000 if quick else 10_000)
+        print(f"{result['showers']} showers, simulator {result['simulator_events_per_s']:,} events/s:")
+        for r in result["generators"]:
+            print(
+                f"  {r['generator']:20s} {r['showers_per_s']:>9,} showers/s  "
+                f"{r['ratio_to_simulator']:6.2f}x the simulator"
+            )
+    elif suite == "simulation":
+        result = bench_simulation(n_events // 20 if quick else n_events)
+        print(f"simulation of {result['events']} events on {result['machine']['cpus']} CPUs:")
+        print(f"  in memory      {result['seconds_in_memory']:8.2f} s   ({result['events_per_s']} events/s)")
+        print(f"  to HDF5 (LZF)  {result['seconds_to_hdf5']:8.2f} s")
+        ratio = result["seconds_per_100k"] / result["target_seconds_per_100k"]
+        print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
+    else:
+        raise ConfigError(f"unknown benchmark suite {suite!r}; choose from: design, gan, simulation, sweep, training")
+    path = Path(out) if out else (CACHE_DIR / "bench" if quick else DATA_DIR / "bench") / f"{suite}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {path}")
+    return result
