@@ -167,7 +167,7 @@ def test_a_truncated_record_names_the_file_and_where(run_copy):
             lambda r: r["config"].update(pooling="cmn"),
             "'config' describes hybrid-angle-cmn-pe.*says hybrid-angle-cmx-pe",
         ),
-        (lambda r: r["config"].update(colour="red"), "field 'config' is not a model configuration"),
+        (lambda r: r["config"].update(colour="red"), "field 'config' is not a configuration of this kind of run"),
         (lambda r: r.update(seed=1), "name the run hybrid-angle-cmx-pe-seed1, not hybrid-angle-cmx-pe"),
         (lambda r: r["protocol"].update(name="converged"), "'protocol.name' is 'converged'.*'cpu' folder"),
         (lambda r: r.update(weights_sha256="0" * 64), "not the weights this run recorded"),

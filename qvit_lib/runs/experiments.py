@@ -34,7 +34,7 @@ import numpy as np
 
 from qvit_lib.core import paper
 from qvit_lib.core.config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR
-from qvit_lib.core.errors import CheckpointError, ConfigError, RecordError
+from qvit_lib.core.errors import CheckpointError, ConfigError
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.runs import store
 from qvit_lib.runs.store import result_paths, run_name
@@ -185,24 +185,9 @@ def _check_names(record: dict[str, object], path: Path) -> None:
     """The record's variant, configuration, seed and protocol agree with each other and with its file's name."""
     from qvit_lib.models.vit import ViTConfig
 
-    try:
-        config = ViTConfig(**record["config"])
-    except (TypeError, ValueError) as err:
-        raise RecordError(f"{path}: field 'config' is not a model configuration ({err})") from None
-    if config.variant != record["variant"]:
-        raise RecordError(
-            f"{path}: field 'config' describes {config.variant}, but field 'variant' says {record['variant']}"
-        )
-    if run_name(record["variant"], record["seed"]) != path.stem:
-        raise RecordError(
-            f"{path}: fields 'variant' and 'seed' name the run {run_name(record['variant'], record['seed'])}, "
-            f"not {path.stem}"
-        )
-    if record["protocol"]["name"] != path.parent.name:
-        raise RecordError(
-            f"{path}: field 'protocol.name' is {record['protocol']['name']!r}, but the record lies in the "
-            f"{path.parent.name!r} folder"
-        )
+    store.check_record_names(
+        record, path, lambda config: ViTConfig(**config), "variant", ("protocol.name", record["protocol"]["name"])
+    )
 
 
 def read_run_record(path: Path) -> dict[str, object]:
@@ -369,27 +354,18 @@ def load_trained(variant: str, protocol: str = "cpu", seed: int = 0, results_dir
     Checks the weights against the architecture and the parameter count against the record,
     so a stale or foreign file is refused with a clear error rather than loaded wrongly.
     """
-    from qvit_lib.models.vit import ViTConfig, build_model, count_parameters
-    from qvit_lib.training.checkpoint import check_state_fits
+    from qvit_lib.models.vit import ViTConfig, build_model
 
     check_variant(variant)
-    files = result_paths(protocol, variant, seed, results_dir=results_dir)
-    retrain = f"python -m qvit_lib train --variant {variant} --protocol {protocol} --seed {seed}"
-    if not files.record.is_file() or not files.weights.is_file():
-        raise CheckpointError(
-            f"{files.record}: no committed run of {run_name(variant, seed)} under protocol {protocol!r}; train it "
-            f"with: {retrain}"
-        )
-    record = read_run_record(files.record)
-    model = build_model(ViTConfig(**record["config"]))
-    state = store.load_weights(files, record, retrain)
-    check_state_fits(model, state, files.weights)
-    model.load_state_dict(state)
-    if count_parameters(model) != record["parameters"]:
-        raise RecordError(
-            f"{files.weights}: {count_parameters(model)} parameters, but its record says {record['parameters']}"
-        )
-    return TrainedRun(model.eval(), record)
+    model, record = store.load_network(
+        result_paths(protocol, variant, seed, results_dir=results_dir),
+        read_run_record,
+        lambda record: build_model(ViTConfig(**record["config"])),
+        lambda record: record["parameters"],
+        f"no committed run of {run_name(variant, seed)} under protocol {protocol!r}",
+        f"python -m qvit_lib train --variant {variant} --protocol {protocol} --seed {seed}",
+    )
+    return TrainedRun(model, record)
 
 
 DESIGN_FAMILIES = {  # chapter 9's new layers: which variants carry each

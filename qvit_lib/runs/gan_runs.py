@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from qvit_lib.core.config import CACHE_DIR
-from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, RecordError
+from qvit_lib.core.errors import ConfigError, DataError
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.models.gan import GANConfig, build_gan, to_log_energy
 from qvit_lib.models.vit import count_parameters
@@ -133,16 +133,7 @@ def gan_paths(name: str, protocol: str, seed: int = 0, results_dir: Path | None 
 
 
 def _check_names(record: dict[str, object], path: Path) -> None:
-    try:
-        config = GANConfig(**record["config"])
-    except (TypeError, ValueError) as err:
-        raise RecordError(f"{path}: field 'config' is not a GAN configuration ({err})") from None
-    if config.name != record["name"]:
-        raise RecordError(f"{path}: field 'config' describes {config.name}, but field 'name' says {record['name']}")
-    if store.run_name(record["name"], record["seed"]) != path.stem:
-        raise RecordError(f"{path}: fields 'name' and 'seed' name another run than {path.stem}")
-    if record["protocol"] != path.parent.name:
-        raise RecordError(f"{path}: field 'protocol' is {record['protocol']!r}, but the record lies in {path.parent}")
+    store.check_record_names(record, path, lambda config: GANConfig(**config), "name", ("protocol", record["protocol"]))
 
 
 def read_gan_record(path: Path) -> dict[str, object]:
@@ -225,23 +216,11 @@ def run_gan(
 
 def load_generator(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None):
     """The trained generator of a committed GAN run and its record; refuses files that do not belong together."""
-    from qvit_lib.training.checkpoint import check_state_fits
-
-    files = gan_paths(name, protocol, seed, results_dir)
-    retrain = f"python -m qvit_lib gan --attention {name.removeprefix('gan-')} --protocol {protocol} --seed {seed}"
-    if not files.record.is_file() or not files.weights.is_file():
-        raise CheckpointError(
-            f"{files.record}: no committed GAN run {name!r} (seed {seed}) under protocol {protocol!r}; train it "
-            f"with: {retrain}"
-        )
-    record = read_gan_record(files.record)
-    generator, _ = build_gan(GANConfig(**record["config"]), record["seed"])
-    state = store.load_weights(files, record, retrain)
-    check_state_fits(generator, state, files.weights)
-    generator.load_state_dict(state)
-    if count_parameters(generator) != record["parameters"]["generator"]:
-        raise RecordError(
-            f"{files.weights}: {count_parameters(generator)} generator parameters, its record says "
-            f"{record['parameters']['generator']}"
-        )
-    return generator.eval(), record
+    return store.load_network(
+        gan_paths(name, protocol, seed, results_dir),
+        read_gan_record,
+        lambda record: build_gan(GANConfig(**record["config"]), record["seed"])[0],
+        lambda record: record["parameters"]["generator"],
+        f"no committed GAN run {name!r} (seed {seed}) under protocol {protocol!r}",
+        f"python -m qvit_lib gan --attention {name.removeprefix('gan-')} --protocol {protocol} --seed {seed}",
+    )

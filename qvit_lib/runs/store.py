@@ -28,8 +28,10 @@ from pathlib import Path
 import torch
 
 from qvit_lib.core.config import DATA_DIR
-from qvit_lib.core.errors import ConfigError, RecordError
+from qvit_lib.core.errors import CheckpointError, ConfigError, RecordError
 from qvit_lib.core.provenance import write_record
+from qvit_lib.models.vit import count_parameters
+from qvit_lib.training.checkpoint import check_state_fits
 
 __all__ = [
     "RESULTS_DIR",
@@ -40,11 +42,13 @@ __all__ = [
     "split_run_name",
     "result_paths",
     "check_output_paths",
+    "check_record_names",
     "weights_digest",
     "save_weights",
     "save_run",
     "read_record",
     "load_weights",
+    "load_network",
     "list_records",
 ]
 
@@ -176,6 +180,35 @@ def _check_fields(record: dict, schema: Schema, path: Path, prefix: str = "") ->
         _check(record[name], expected, prefix + name, path)
 
 
+def check_record_names(
+    record: Mapping[str, object],
+    path: Path,
+    build: Callable[[dict], object],
+    name_field: str,
+    protocol: tuple[str, str],
+) -> None:
+    """A record describes one run: its configuration (``build(record["config"])``, with a
+    ``name`` or ``variant``), its ``name_field``, its seed and its protocol (field, value) agree
+    with each other and with the file's name and folder."""
+    try:
+        config = build(record["config"])
+    except (TypeError, ValueError) as err:
+        raise RecordError(f"{path}: field 'config' is not a configuration of this kind of run ({err})") from None
+    described = getattr(config, "variant", None) or config.name
+    name = record[name_field]
+    if described != name:
+        raise RecordError(f"{path}: field 'config' describes {described}, but field {name_field!r} says {name}")
+    if run_name(name, record["seed"]) != path.stem:
+        raise RecordError(
+            f"{path}: fields {name_field!r} and 'seed' name the run {run_name(name, record['seed'])}, not {path.stem}"
+        )
+    field, value = protocol
+    if value != path.parent.name:
+        raise RecordError(
+            f"{path}: field {field!r} is {value!r}, but the record lies in the {path.parent.name!r} folder"
+        )
+
+
 def read_record(
     path: Path, schema: Schema, check: Callable[[dict[str, object], Path], None] | None = None
 ) -> dict[str, object]:
@@ -221,6 +254,33 @@ def load_weights(files: RunFiles, record: Mapping[str, object], retrain: str) ->
     if bad:
         raise RecordError(f"{files.weights}: weights {', '.join(bad[:3])} are not finite (NaN or infinite)")
     return state
+
+
+def load_network(
+    files: RunFiles,
+    read: Callable[[Path], dict[str, object]],
+    build: Callable[[dict[str, object]], torch.nn.Module],
+    recorded_parameters: Callable[[dict[str, object]], int],
+    missing: str,
+    retrain: str,
+) -> tuple[torch.nn.Module, dict[str, object]]:
+    """A committed run's network, in evaluation mode, and its record.
+
+    The record is read with ``read`` (schema and names), the network built from it with
+    ``build``, and the weights loaded only if they match the record's digest, are finite, fit
+    the architecture and give the parameter count ``recorded_parameters`` says.
+    """
+    if not files.record.is_file() or not files.weights.is_file():
+        raise CheckpointError(f"{files.record}: {missing}; train it with: {retrain}")
+    record = read(files.record)
+    network = build(record)
+    state = load_weights(files, record, retrain)
+    check_state_fits(network, state, files.weights)
+    network.load_state_dict(state)
+    counted, recorded = count_parameters(network), recorded_parameters(record)
+    if counted != recorded:
+        raise RecordError(f"{files.weights}: {counted} parameters, but its record says {recorded}")
+    return network.eval(), record
 
 
 def list_records(
