@@ -140,3 +140,24 @@ def test_committed_generators_load_and_foreign_files_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="gan-classical.pt: these are not the weights this run recorded"):
         gan_runs.load_generator("gan-classical", results_dir=tmp_path)
     assert json.loads(target.record.read_text())["name"] == "gan-classical"
+
+
+def test_ctrl_c_in_gan_training_says_which_checkpoint_is_kept(tmp_path):
+    """The GAN loop's interrupt message comes from the shared checkpoint module, as the classifier's."""
+    from qvit_lib.core.errors import TrainingInterrupted
+
+    generator, discriminator = gan.build_gan(gan.GANConfig(n_layers=1), seed=3)
+    calls = []
+    forward = discriminator.forward
+
+    def interrupt_at_the_fifth_step(*args):
+        calls.append(1)
+        if len(calls) == 3 * 4 + 1:  # three calls per step (real, fake, the generator's step): in step 5
+            raise KeyboardInterrupt
+        return forward(*args)
+
+    discriminator.forward = interrupt_at_the_fifth_step
+    path = tmp_path / "gan.ckpt"
+    schedule = GANSchedule(steps=8, batch_size=8, log_every=2, checkpoint_every=3)
+    with pytest.raises(TrainingInterrupted, match=rf"stopped at step 5; the checkpoint after step 3 is kept in {path}"):
+        train_gan(generator, discriminator, _showers(), schedule, checkpoint=path, progress=False)

@@ -9,7 +9,6 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -275,7 +274,7 @@ def test_gan_on_too_few_events_says_so_before_training(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert code == 2 and "tiny" in err and "photons in the" in err and "at least 20 of each class" in err
     with pytest.raises(DataError):
-        gan_runs._check_enough_events(tmp_path / "tiny", {"val": np.zeros(3)})
+        gan_runs._check_enough_events(tmp_path / "tiny")
 
 
 def test_device_on_an_edited_record_is_a_clear_error(tmp_path, monkeypatch, capsys):

@@ -10,52 +10,7 @@
 The vision transformer's names are re-exported here: ``from qvit_lib.models import build_model``.
 """
 
-from qvit_lib.models.vit import (
-    ATTENTION_LOADERS,
-    ATTENTIONS,
-    FEED_FORWARDS,
-    N_TOKENS,
-    PAPER_ATTENTIONS,
-    POOLINGS,
-    POSITIONAL,
-    RK_ORDERS,
-    ClassicalEncoderLayer,
-    HybridEncoderLayer,
-    VisionTransformer,
-    ViTConfig,
-    all_variants,
-    build_model,
-    constant_encoding,
-    count_parameters,
-    encoder_layer,
-    every_variant,
-    feed_forward,
-    parameter_formula,
-    parameter_table,
-    sinusoidal_encoding,
-)
+from qvit_lib.models import vit
+from qvit_lib.models.vit import *  # noqa: F403 - the vision transformer's names, re-exported: one list, the module's
 
-__all__ = [
-    "N_TOKENS",
-    "PAPER_ATTENTIONS",
-    "ATTENTIONS",
-    "ATTENTION_LOADERS",
-    "POOLINGS",
-    "POSITIONAL",
-    "FEED_FORWARDS",
-    "RK_ORDERS",
-    "all_variants",
-    "every_variant",
-    "ViTConfig",
-    "parameter_formula",
-    "parameter_table",
-    "sinusoidal_encoding",
-    "constant_encoding",
-    "feed_forward",
-    "ClassicalEncoderLayer",
-    "HybridEncoderLayer",
-    "encoder_layer",
-    "VisionTransformer",
-    "count_parameters",
-    "build_model",
-]
+__all__ = list(vit.__all__)

@@ -141,18 +141,21 @@ def read_gan_record(path: Path) -> dict[str, object]:
     return store.read_record(path, RECORD_SCHEMA, _check_names)
 
 
-def _check_enough_events(location, labels_by_split: dict[str, np.ndarray]) -> None:
-    """Refuse data too small to train on and to compare with, before any training."""
-    from qvit_lib.data.dataset import shown_path
+def _check_enough_events(location) -> None:
+    """Refuse data too small to train on and to compare with, before any training or loading.
 
-    for split, labels in labels_by_split.items():
-        for name, value in (("photons", 0.0), ("electrons", 1.0)):
-            count = int((labels == value).sum())
-            if count < MIN_EVENTS_PER_CLASS:
-                raise DataError(
-                    f"{shown_path(Path(location))}: {count} {name} in the {split} split; a GAN run needs at least "
-                    f"{MIN_EVENTS_PER_CLASS} of each class in every split (train, val, test)"
-                )
+    The splits alternate photons and electrons, so each holds half its events of each class.
+    """
+    from qvit_lib.data.dataset import SPLITS, EcalDataset, shown_path
+
+    with EcalDataset(location) as dataset:
+        per_class = {split: dataset.split_size(split) // 2 for split in SPLITS}
+    for split, count in per_class.items():
+        if count < MIN_EVENTS_PER_CLASS:
+            raise DataError(
+                f"{shown_path(Path(location))}: {count} photons in the {split} split, and as many electrons; a GAN "
+                f"run needs at least {MIN_EVENTS_PER_CLASS} of each class in every split ({', '.join(SPLITS)})"
+            )
 
 
 def run_gan(
@@ -174,10 +177,8 @@ def run_gan(
     files = gan_paths(config.name, protocol, seed, results_dir)
     checkpoint = CACHE_DIR / "checkpoints" / GAN_FOLDER / protocol / f"{store.run_name(config.name, seed)}.ckpt"
     store.check_output_paths(files.record, files.weights, checkpoint)
+    _check_enough_events(location)
     energy, labels = _energies(location, "train")
-    _check_enough_events(
-        location, {"train": labels, "val": _energies(location, "val")[1], "test": _energies(location, "test")[1]}
-    )
     showers = (to_log_energy(torch.from_numpy(energy)), torch.from_numpy(labels))
     generator, discriminator = build_gan(config, seed)
     generator.set_template(*showers)

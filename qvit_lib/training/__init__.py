@@ -9,24 +9,7 @@
 The classifier loop's names are re-exported here: ``from qvit_lib.training import train``.
 """
 
-from qvit_lib.training.classifier import (
-    CHECKPOINT_KEYS,
-    TrainingDiverged,
-    TrainingInterrupted,
-    TrainResult,
-    evaluate,
-    load_checkpoint,
-    predict_logits,
-    train,
-)
+from qvit_lib.training import classifier
+from qvit_lib.training.classifier import *  # noqa: F403 - the classifier loop's names, re-exported: one list, the module's
 
-__all__ = [
-    "CHECKPOINT_KEYS",
-    "TrainResult",
-    "TrainingDiverged",
-    "TrainingInterrupted",
-    "evaluate",
-    "load_checkpoint",
-    "predict_logits",
-    "train",
-]
+__all__ = list(classifier.__all__)

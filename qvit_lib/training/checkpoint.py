@@ -3,8 +3,8 @@
 A checkpoint is a dict saved with ``torch.save`` after every epoch (classifier) or every few
 hundred steps (GAN). It carries the identity of its run (:class:`RunIdentity`: name, seed and
 protocol), so that resuming another run's file is refused instead of silently continuing it.
-Ctrl-C ends a loop with :func:`interrupted_message`: where it stopped, which checkpoint is kept,
-and the command that resumes it.
+Ctrl-C ends a loop with :func:`interrupted_message`: where it stopped and which checkpoint is
+kept (the command line adds the command that resumes it).
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """Which run a checkpoint belongs to; ``resume`` is the command that continues it."""
+    """Which run a checkpoint belongs to."""
 
     name: str
     seed: int
     protocol: str
-    resume: str = ""
 
     def as_record(self) -> dict[str, object]:
         return {"name": self.name, "seed": self.seed, "protocol": self.protocol}
@@ -111,8 +110,8 @@ def check_state_fits(model: nn.Module, state: dict[str, torch.Tensor], source: s
         raise CheckpointError(f"{source}: weights of another model, not of {variant} ({details})")
 
 
-def interrupted_message(where: str, path: Path | None, saved: int, unit: str, identity: RunIdentity | None) -> str:
-    """What Ctrl-C left behind: where the loop stopped, which checkpoint is kept, how to resume.
+def interrupted_message(where: str, path: Path | None, saved: int, unit: str) -> str:
+    """What Ctrl-C left behind: where the loop stopped and which checkpoint is kept.
 
     ``saved`` is the epoch or step (``unit``) of the checkpoint on disk, 0 if none was written.
     """
@@ -120,5 +119,4 @@ def interrupted_message(where: str, path: Path | None, saved: int, unit: str, id
         return f"{where}; no checkpoint file was given, so nothing was kept"
     if saved == 0:
         return f"{where}; no {unit} had finished, so no checkpoint was written ({path})"
-    resume = f"; resume with: {identity.resume}" if identity is not None and identity.resume else ""
-    return f"{where}; the checkpoint after {unit} {saved} is kept in {path}: resume to continue from there{resume}"
+    return f"{where}; the checkpoint after {unit} {saved} is kept in {path}: resume to continue from there"

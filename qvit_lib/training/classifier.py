@@ -261,7 +261,7 @@ def train(
     except KeyboardInterrupt:
         bar.close()
         where = f"stopped in epoch {epoch + 1}, batch {batch_index + 1} of {n_batches}"
-        kept = checkpoints.interrupted_message(where, path if rank == 0 else None, saved_epoch, "epoch", run)
+        kept = checkpoints.interrupted_message(where, path if rank == 0 else None, saved_epoch, "epoch")
         raise TrainingInterrupted(kept) from None
     bar.close()
     model.load_state_dict(result.best_state)

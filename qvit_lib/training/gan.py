@@ -177,7 +177,7 @@ def train_gan(
     except KeyboardInterrupt:
         bar.close()
         where = f"GAN training stopped at step {step + 1}"
-        raise TrainingInterrupted(checkpoints.interrupted_message(where, path, saved or 0, "step", run)) from None
+        raise TrainingInterrupted(checkpoints.interrupted_message(where, path, saved or 0, "step")) from None
     bar.close()
     save(schedule.steps)
     generator.eval()
