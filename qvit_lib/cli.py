@@ -9,6 +9,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from qvit_lib.core import paper
+from qvit_lib.core.errors import ConfigError, DataError, QvitError, TrainingInterrupted
+from qvit_lib.core.provenance import code_version
+from qvit_lib.data.dataset import SPLIT_FRACTIONS, EcalDataset, summarise_files
+from qvit_lib.data.shapes import MIN_EVENTS_PER_CLASS, SEPARABILITY_FEATURES, pixel_separability_auc, separability_auc
+from qvit_lib.models.variants import ATTENTION_LOADERS, ViTConfig, every_variant, parameter_formula
+from qvit_lib.runs.bench import run_benchmarks
+
 __all__ = ["build_parser", "main"]
 
 
@@ -60,6 +68,7 @@ _PARAMS_MOST = 10_000_000
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    # lazy: loads SciPy; importing this module does not
     from qvit_lib.data.simulation import write_dataset
 
     if args.n % 2:
@@ -78,7 +87,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from qvit_lib.data.dataset import summarise_files
 
     for summary in summarise_files(args.path):
         print(f"{summary['file']}")
@@ -89,14 +97,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_separability(args: argparse.Namespace) -> int:
-    from qvit_lib.core.errors import ConfigError
-    from qvit_lib.data.dataset import EcalDataset
-    from qvit_lib.data.shapes import (
-        MIN_EVENTS_PER_CLASS,
-        SEPARABILITY_FEATURES,
-        pixel_separability_auc,
-        separability_auc,
-    )
 
     if args.n_per_class < MIN_EVENTS_PER_CLASS:
         raise ConfigError(
@@ -119,9 +119,6 @@ def _cmd_separability(args: argparse.Namespace) -> int:
 
 def _check_separability_events(photons: int, electrons: int, location: Path, per_class: int) -> None:
     """Too few events of a class in the training split: a DataError naming the data and what it would need."""
-    from qvit_lib.core.errors import DataError
-    from qvit_lib.data.dataset import SPLIT_FRACTIONS
-    from qvit_lib.data.shapes import MIN_EVENTS_PER_CLASS
 
     if min(photons, electrons) >= MIN_EVENTS_PER_CLASS:
         return
@@ -138,9 +135,6 @@ def _check_separability_events(photons: int, electrons: int, location: Path, per
 
 def _check_model_size(hyper: dict[str, int], variants: list[str]) -> None:
     """Refuse sizes whose largest model is too big to count, by its closed-form count, before any model is built."""
-    from qvit_lib.core import paper
-    from qvit_lib.core.errors import ConfigError
-    from qvit_lib.models.vit import ViTConfig, parameter_formula
 
     counts = []
     for variant in variants:
@@ -161,8 +155,8 @@ def _check_model_size(hyper: dict[str, int], variants: list[str]) -> None:
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    from qvit_lib.core.errors import ConfigError
-    from qvit_lib.models.vit import ViTConfig, every_variant, parameter_table
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.models.vit import parameter_table
 
     hyper = {
         "n_layers": args.n_layers,
@@ -189,7 +183,6 @@ def _cmd_params(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from qvit_lib.runs.bench import run_benchmarks
 
     results = run_benchmarks(args.suite, n_events=args.n, quick=args.quick, out=args.out, baseline=args.baseline)
     if args.json:
@@ -198,8 +191,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.experiments import check_variant, get_protocol, run_variant
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.store import result_paths
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.training.process import distributed_rank, init_distributed_from_env
 
     check_variant(args.variant)
@@ -226,6 +224,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.experiments import get_protocol, sweep, sweep_in_processes, sweep_plan
 
     get_protocol(args.protocol)
@@ -252,7 +251,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _store_scores(protocol: str, results_dir: Path | None) -> None:
     """After training under a protocol whose chapter compares runs pairwise: each new run's test scores."""
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.scores import SCORED_PROTOCOLS, score_runs
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.training.process import distributed_rank
 
     if protocol in SCORED_PROTOCOLS and distributed_rank()[0] == 0:
@@ -261,6 +263,7 @@ def _store_scores(protocol: str, results_dir: Path | None) -> None:
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.scores import SCORES_SUFFIX, score_runs
 
     statuses = score_runs(args.protocol, args.results_dir)
@@ -271,11 +274,13 @@ def _cmd_scores(args: argparse.Namespace) -> int:
 
 
 def _cmd_device(args: argparse.Namespace) -> int:
-    from qvit_lib.core.errors import ConfigError
-    from qvit_lib.core.provenance import code_version
-    from qvit_lib.models.vit import ATTENTION_LOADERS, ViTConfig
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.experiments import get_protocol, load_results
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.hardware import run_device_scan, run_shot_fine_tuning
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.store import run_name
 
     get_protocol(args.protocol)
@@ -314,7 +319,10 @@ def _cmd_device(args: argparse.Namespace) -> int:
 
 
 def _cmd_gan(args: argparse.Namespace) -> int:
+    # lazy: loads torch; importing this module does not
     from qvit_lib.models.gan import GANConfig
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.gan_runs import gan_paths, gan_protocol, run_gan
 
     config = GANConfig(attention=args.attention, feed_forward=args.feed_forward, rk_order=args.rk_order)
@@ -338,7 +346,6 @@ def _cmd_gan(args: argparse.Namespace) -> int:
 
 def _interruptible(work, resume_command: str):
     """Run ``work()``; on Ctrl-C say what was kept and how to go on, then exit with 130."""
-    from qvit_lib.core.errors import TrainingInterrupted
 
     try:
         return work()
@@ -348,6 +355,7 @@ def _interruptible(work, resume_command: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m qvit_lib``: one subcommand per task."""
     parser = argparse.ArgumentParser(
         prog="python -m qvit_lib",
         description="QViT book tools: simulate and inspect data, count parameters, train, benchmark.",
@@ -413,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("--match", default=None, help="only variants whose name contains this, e.g. qmlp or qproj")
     params.set_defaults(run=_cmd_params)
 
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.experiments import (
         EVERY_SEED_PROTOCOLS,
         PROTOCOLS,
@@ -485,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the committed hybrid-angle runs as a quantum computer would run them: shots, noise (chapter 10)",
         description="Scan every committed hybrid-angle run of a protocol (or --variant, e.g. the quantum feed-forward "
         "classical-cmx-pe-qmlp) against shots, depolarising "
-        "noise and readout error, writing data/results/hardware/<run>.json; with --fine-tune, go on training "
+        "noise and readout error, writing data/results/hardware/<protocol>/<run>.json; "
+        "with --fine-tune, go on training "
         "the seed-0 model with and without shots in the loop and compare.",
     )
     device.add_argument("--protocol", default="cpu", help="whose committed runs (default cpu)")
@@ -543,7 +553,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. The library's own errors (:class:`~qvit_lib.core.errors.QvitError`: bad
     data, arguments, checkpoints; a diverged run) print ``error: …`` and exit with 2; any
     other exception is a bug and keeps its traceback."""
-    from qvit_lib.core.errors import QvitError
 
     args = build_parser().parse_args(argv)
     try:

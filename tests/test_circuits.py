@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from qvit_lib.models.attention import HybridMultiHeadAttention
-from qvit_lib.quantum import exact, qnodes
+from qvit_lib.quantum import circuits, exact, qnodes
 from qvit_lib.quantum.exact import fourier
 
 
@@ -32,7 +32,7 @@ def test_circuit_structure_and_parameter_counts(d, loader):
     for kind, theta, n_params, measured in (("query_key", theta_qk, 3 * d + 1, 1), ("value", theta_v, 3 * d, d)):
         tape = qml.workflow.construct_tape(qnodes.make_qnode(kind, d, "default.qubit", loader))(x[0], theta)
         names = [op.name for op in tape.operations]
-        loaded = (["Hadamard", "RX"] * d) if loader == "hadamard" else ["RX"] * d
+        loaded = (["Hadamard"] * d if loader == "hadamard" else []) + ["RX"] * d
         rings = 2 if kind == "query_key" else 1
         expected = (
             loaded
@@ -96,8 +96,43 @@ def test_fourier_series_equals_the_complex_quadratic_form(loader):
 
 def test_cnot_ring_matches_pennylane():
     for d in (2, 3, 4):
-        matrix = qml.matrix(lambda d=d: qnodes.cnot_ring(d), wire_order=list(range(d)))()
+        matrix = qml.matrix(lambda d=d: qnodes.apply_gates(circuits.cnot_ring(d)), wire_order=list(range(d)))()
         assert torch.allclose(exact.cnot_ring_matrix(d), torch.as_tensor(matrix, dtype=torch.complex128))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_projection_gates_are_pennylanes_templates(d, layers):
+    """The projection's gate list is AngleEmbedding + BasicEntanglerLayers, as Comajoan Cara et al. use them."""
+    g = torch.Generator().manual_seed(10 * d + layers)
+    x = torch.rand(d, generator=g, dtype=torch.float64)
+    weights = torch.rand(layers, d, generator=g, dtype=torch.float64)
+
+    def templates():
+        qml.AngleEmbedding(x, wires=range(d))
+        qml.BasicEntanglerLayers(weights, wires=range(d))
+
+    def ours():
+        qnodes.apply_gates(circuits.build_circuit("projection", d, layers=layers).gates, x, weights.flatten())
+
+    wires = list(range(d))
+    assert torch.allclose(
+        torch.as_tensor(qml.matrix(templates, wire_order=wires)()),
+        torch.as_tensor(qml.matrix(ours, wire_order=wires)()),
+    )
+
+
+def test_gate_lists_refuse_what_they_cannot_build():
+    with pytest.raises(ValueError, match="unknown gate 'rz'"):
+        circuits.Gate("rz", (0,), "theta", 0)
+    with pytest.raises(ValueError, match="needs both a source"):
+        circuits.Gate("rx", (0,), "theta")
+    with pytest.raises(ValueError, match="unknown circuit 'key'"):
+        circuits.build_circuit("key", 4)
+    with pytest.raises(ValueError, match="at least one layer"):
+        circuits.build_circuit("projection", 4, layers=0)
+    assert circuits.build_circuit("query_key", 4).n_angles == qnodes.query_key_parameter_count(4)
+    assert circuits.build_circuit("value", 5).n_angles == qnodes.value_parameter_count(5)
 
 
 # ----- blindness

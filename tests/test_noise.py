@@ -332,6 +332,8 @@ def test_a_committed_run_is_scanned_and_recorded(tmp_path):
         "hybrid-angle-cmx-pe", "cpu", 0, n_events=40, results_dir=tmp_path,
         shots=(10,), depolarizing=(0.01,), readout=(), seeds=(0,), progress=False,
     )  # fmt: skip
-    written = json.loads((tmp_path / "hardware" / "hybrid-angle-cmx-pe.json").read_text())
+    path = tmp_path / "hardware" / "cpu" / "hybrid-angle-cmx-pe.json"
+    written = json.loads(path.read_text())
     assert written["rows"] == record["rows"] and written["events"] == 40 and "commit" in written["code"]
+    assert hardware.read_hardware_record(path) == written  # through the store's checks
     assert [r["knob"] for r in written["rows"]] == ["shots", "depolarizing"]

@@ -300,3 +300,101 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     other = RunIdentity("none-cmx-pe-seed1", 1, "quick")
     with pytest.raises(CheckpointError, match="belongs to another run.*name 'none-cmx-pe', not 'none-cmx-pe-seed1'"):
         train(build_model("none-cmx-pe"), data, data, epochs=2, batch_size=64, checkpoint=path, resume=True, run=other)
+
+
+# ----- device scans and fine-tuning runs (chapter 10)
+
+
+def test_every_committed_hardware_record_loads_through_the_store():
+    from qvit_lib.runs import hardware
+
+    records = hardware.hardware_records("cpu")
+    assert len(records) == 10 and "hybrid-angle-cmx-pe-finetune-shots100" in records
+    assert all(r["protocol"] == "cpu" for r in records.values())
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda text: text[: len(text) // 2], "not valid JSON"),
+        (lambda text: text.replace('"events"', '"event_count"', 1), "unknown field 'event_count'"),
+        (lambda text: text.replace('"seed": 0', '"seed": "0"', 1), "seed"),
+        (
+            lambda text: text.replace('"variant": "hybrid-angle-cmx-pe"', '"variant": "hybrid-angle-cmn-pe"', 1),
+            "variant",
+        ),
+    ],
+)
+def test_a_damaged_hardware_record_is_refused_by_name(tmp_path, damage, message):
+    from qvit_lib.core.errors import RecordError
+    from qvit_lib.runs import hardware
+
+    folder = tmp_path / "hardware" / "cpu"
+    folder.mkdir(parents=True)
+    source = hardware.hardware_path("hybrid-angle-cmx-pe", "cpu")
+    (folder / source.name).write_text(damage(source.read_text()))
+    with pytest.raises(RecordError, match=message) as caught:
+        hardware.hardware_records("cpu", results_dir=tmp_path)
+    assert source.name in str(caught.value)
+
+
+def test_a_stray_file_among_the_hardware_records_is_skipped_with_a_note(tmp_path, capsys):
+    from qvit_lib.runs import hardware
+
+    folder = tmp_path / "hardware" / "cpu"
+    folder.mkdir(parents=True)
+    (folder / "notes.json").write_text("{}")
+    assert hardware.hardware_records("cpu", results_dir=tmp_path) == {}
+    assert "notes.json is not a run's record" in capsys.readouterr().err
+
+
+def test_a_device_scan_refuses_an_unwritable_output_before_any_work(tmp_path):
+    from qvit_lib.core.errors import ConfigError
+    from qvit_lib.runs import hardware
+
+    (tmp_path / "hardware").write_text("a file where the folder should be")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        hardware.run_device_scan("no-such-variant-would-fail-later", "cpu", results_dir=tmp_path)
+
+
+@pytest.fixture
+def converged_copy(tmp_path) -> Path:
+    """Every committed converged run (records, weights, scores) under a scratch results folder."""
+    shutil.copytree(store.RESULTS_DIR / "converged", tmp_path / "results" / "converged")
+    return tmp_path / "results"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["scores", "--protocol", "converged"],
+        ["sweep", "--protocol", "converged", "--family", "design", "--workers", "0"],
+    ],
+)
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda text: text[: len(text) // 2], "classical-cmx-pe-qmlp.json: not valid JSON"),
+        (lambda text: text.replace('"pooling": "cmx"', '"pooling": "cmn"', 1), "classical-cmx-pe-qmlp.json"),
+    ],
+)
+def test_scores_and_sweep_on_a_damaged_record_exit_with_its_name(converged_copy, capsys, command, damage, message):
+    record = converged_copy / "converged" / "classical-cmx-pe-qmlp.json"
+    record.write_text(damage(record.read_text()))
+    code = cli.main([*command, "--results-dir", str(converged_copy)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["scores", "--protocol", "converged"],
+        ["sweep", "--protocol", "converged", "--family", "design", "--workers", "0"],
+    ],
+)
+def test_scores_and_sweep_skip_a_stray_json_with_a_note(converged_copy, capsys, command):
+    (converged_copy / "converged" / "notes.json").write_text('{"todo": "rerun"}')
+    code = cli.main([*command, "--results-dir", str(converged_copy)])
+    captured = capsys.readouterr()
+    assert code == 0 and "notes.json is not a run's record" in captured.err

@@ -167,3 +167,69 @@ def test_every_module_declares_its_public_names():
         }
     ]
     assert not missing, missing
+
+
+def _source_lines(pattern: str, root: Path = PACKAGE) -> list[str]:
+    """``module:line`` of every library line (Python or JavaScript) that contains ``pattern``."""
+    found = []
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.js")]):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if pattern in line:
+                found.append(f"{path.relative_to(root)}:{number}")
+    return found
+
+
+def test_each_circuit_is_written_once():
+    """The gate lists live in quantum/circuits.py: PennyLane's gates are named once (the table
+    the QNodes apply), and no other module or the explorer's JavaScript writes a CNOT ring."""
+    table = _source_lines("_OPERATIONS = {")
+    assert len(table) == 1 and table[0].startswith("quantum/qnodes.py")
+    for gate in ("qml.RX", "qml.RY", "qml.CNOT", "qml.Hadamard"):
+        assert _source_lines(gate) == table, gate
+    rings = _source_lines("(q + 1) %")
+    assert len(rings) == 1 and rings[0].startswith("quantum/circuits.py"), rings
+
+
+def test_the_circuit_check_can_fail(tmp_path):
+    """Planted failure: a second CNOT ring in another module is found."""
+    (tmp_path / "ring.py").write_text("RING = [(q, (q + 1) % 4) for q in range(4)]\n")
+    assert _source_lines("(q + 1) %", tmp_path) == ["ring.py:1"]
+
+
+def unexplained_lazy_imports(root: Path = PACKAGE) -> list[str]:
+    """``module:line`` of each import inside a function without a ``# lazy:`` reason on the line above."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import | ast.ImportFrom) and not lines[node.lineno - 2].strip().startswith(
+                    "# lazy:"
+                ):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_imports_sit_at_the_top_unless_a_reason_is_given():
+    """Imports inside functions only for heavy libraries a module does not otherwise load, each with its reason."""
+    assert not unexplained_lazy_imports(), unexplained_lazy_imports()
+
+
+def test_the_lazy_import_check_can_fail(tmp_path):
+    (tmp_path / "m.py").write_text("def f():\n    import json\n    # lazy: loads torch\n    import torch\n")
+    assert unexplained_lazy_imports(tmp_path) == ["m.py:2"]
+
+
+def test_a_configuration_needs_no_torch():
+    """Reading and checking a variant (models.variants) and the command line's parser load no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from qvit_lib.models import ViTConfig; import qvit_lib.cli; "
+        "ViTConfig.from_variant('hybrid-angle-cmx-pe-qmlp-rk3'); print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

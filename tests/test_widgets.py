@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from qvit_lib.display.widgets import SHOT_CHOICES, CircuitExplorer
-from qvit_lib.quantum import qnodes
+from qvit_lib.quantum import circuits, qnodes
 
 
 def pennylane_expectations(explorer: CircuitExplorer) -> list[float]:
@@ -185,3 +185,36 @@ def test_the_shots_slider_samples_in_the_page_what_python_samples(explorer_page)
     wrong.x, wrong.theta, wrong.sample_seed = explorer.x, explorer.theta, explorer.sample_seed + 1
     assert page_estimates(page, index) != pytest.approx(flat(wrong.estimates), abs=1e-12)  # another seed is caught
     assert not errors
+
+
+def test_the_page_receives_the_one_gate_list():
+    """The explorer's gates are the library's (qvit_lib.quantum.circuits), drawn in the plot's columns."""
+    explorer = CircuitExplorer("hadamard", "query_key", n_qubits=3)
+    circuit = circuits.build_circuit("query_key", 3, "hadamard")
+    assert [(g["name"], tuple(g["wires"]), g["source"], g["index"], g["role"]) for g in explorer.gates] == [
+        (g.name, g.wires, g.source, g.index, g.role) for g in circuit.gates
+    ]
+    assert explorer.measured == [0]
+    assert [g["label"] for g in explorer.gates[:4]] == ["H", "H", "H", "RX(x₀)"]
+    assert len({g["column"] for g in explorer.gates}) == len(circuits.columns(circuit.gates))
+
+
+@pytest.mark.browser
+def test_the_page_simulates_the_gates_it_is_sent(tmp_path, browser):
+    """The front end writes no circuit of its own: sent the paper loader's gates, an explorer
+    labelled ``angle`` computes what the paper-loader explorer computes, and its x sliders do nothing."""
+    from .browser import serve
+    from .widget_page import write_widget_page
+
+    paper = CircuitExplorer("hadamard", "query_key", seed=1)
+    relabelled = CircuitExplorer("angle", "query_key", seed=1)
+    relabelled.gates = paper.gates
+    write_widget_page([relabelled], tmp_path)
+    with serve(tmp_path) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/index.html")
+        page.wait_for_function("document.querySelectorAll('.qvit-explorer .qx-value').length === 1", timeout=30_000)
+        assert page_values(page, 0) == pytest.approx(paper.expectations, abs=1e-12)
+        assert page_values(page, 0) != pytest.approx(relabelled.expectations, abs=1e-6)
+        assert page.evaluate("document.querySelectorAll('.qvit-explorer svg rect.qx-loader').length") == 8  # H and RX
+        page.close()

@@ -28,6 +28,7 @@ def _both_classes(labels: np.ndarray) -> np.ndarray:
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve: the probability that a random electron outscores a random photon."""
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(_both_classes(labels), np.asarray(scores, dtype=np.float64)))
@@ -49,6 +50,7 @@ def compact_roc(scores: np.ndarray, labels: np.ndarray, points: int = 101) -> di
     scikit-learn's curve, read at thresholds that are quantiles of the scores, from the
     loosest (both efficiencies 1) to past the tightest (both 0): small enough to commit.
     """
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.metrics import roc_curve
 
     scores, labels = np.asarray(scores, dtype=np.float64), _both_classes(labels)
@@ -65,6 +67,7 @@ def compact_roc(scores: np.ndarray, labels: np.ndarray, points: int = 101) -> di
 
 def _midranks(values: np.ndarray) -> np.ndarray:
     """Ranks 1 … n with ties sharing their mean rank."""
+    # lazy: loads SciPy; importing this module does not
     from scipy.stats import rankdata
 
     return rankdata(values, method="average")
@@ -78,6 +81,7 @@ def delong_test(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) 
     (Sun and Xu 2014). Returns both AUCs, their difference a − b, its standard error, z and
     the two-sided p-value.
     """
+    # lazy: loads SciPy; importing this module does not
     from scipy.stats import norm
 
     labels = _both_classes(labels)

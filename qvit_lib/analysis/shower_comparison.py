@@ -16,6 +16,7 @@ Energies are in the files' unit, GeV/50, per event as simulated (not normalised)
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from qvit_lib.core.errors import DataError
 from qvit_lib.data.shapes import CENTRE, shower_shapes
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-THRESHOLD = 0.002  # GeV/50 = 0.1 GeV per crystal, 2.5 times the 40 MeV electronics noise
+THRESHOLD = 0.002  #: GeV/50 = 0.1 GeV per crystal, 2.5 times the 40 MeV electronics noise
 SHAPES = ("e_sum", "e1_e9", "e9_e25", "eta_width", "phi_width", "n_above_threshold")
 
 
@@ -69,6 +70,7 @@ def separation_power(a: np.ndarray, b: np.ndarray, bins: int = 40) -> float:
 
 def wasserstein(a: np.ndarray, b: np.ndarray) -> float:
     """Wasserstein-1 distance between two samples of one feature, in the feature's unit."""
+    # lazy: loads SciPy; importing this module does not
     from scipy.stats import wasserstein_distance
 
     return float(wasserstein_distance(a, b))
@@ -80,6 +82,7 @@ def frechet_distance(table_a: dict[str, np.ndarray], table_b: dict[str, np.ndarr
     ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½): zero for identical Gaussians, as the FID of
     images but on physics features (the CaloChallenge's Fréchet physics distance).
     """
+    # lazy: loads SciPy; importing this module does not
     from scipy.linalg import sqrtm
 
     names = sorted(set(table_a) & set(table_b))
@@ -114,10 +117,14 @@ def two_sample_auc(generated: np.ndarray, reference: np.ndarray, seed: int = 0) 
     Gradient-boosted trees on the central crystals (log energy) and the shower shapes, fitted
     on half of each sample and tested on the other half. 0.5 means it cannot tell them apart.
     """
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.metrics import roc_auc_score
+
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.model_selection import train_test_split
-    from threadpoolctl import threadpool_limits
 
     if min(len(generated), len(reference)) < 20:
         raise DataError(f"a two-sample test needs at least 20 showers of each kind; got {len(generated)} and "

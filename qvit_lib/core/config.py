@@ -14,7 +14,7 @@ T = TypeVar("T")
 QUICK_ENV = "QVIT_QUICK"
 DATA_ENV = "QVIT_DATA"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # qvit_lib/core/config.py → the repository
+REPO_ROOT = Path(__file__).resolve().parents[2]  #: qvit_lib/core/config.py → the repository
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_DATA_DIR = DATA_DIR / "default"
 CACHE_DIR = DATA_DIR / "cache"

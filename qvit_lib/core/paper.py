@@ -20,20 +20,26 @@ __all__ = [
 ]
 
 
+#: The paper's arXiv identifier.
 ARXIV = "2402.00776"
 
 # §4: n_l encoder layers, token length d_t, n_h heads, MLP width d_ff; d_i = 32 follows from
 # the counts below (chapter 3), not from the text, which says n_t = 16.
+#: The paper's architecture (§4): layers, token width, heads, MLP width, patch size.
 HYPER_PARAMETERS = {"n_layers": 5, "d_token": 16, "n_heads": 4, "d_ff": 16, "d_patch": 32}
-CLASSIFIER_WIDTH = 32  # the classifier's hidden layer: Linear(d_t, 32), LeakyReLU, Linear(32, 1)
+CLASSIFIER_WIDTH = 32  #: the classifier's hidden layer: Linear(d_t, 32), LeakyReLU, Linear(32, 1)
 
 # §5: Adam, BCE, best epoch by validation accuracy.
+#: The paper's learning rate (Adam).
 LEARNING_RATE = 5e-3
+#: The paper's batch size.
 BATCH_SIZE = 512
+#: The paper's training epochs.
 EPOCHS = 40
 
 # Table 1, trainable parameters: (attention, pooling) → count. The table's last row prints
 # 4545/4785 where 4785/4585 is meant (classical/hybrid, as in every other row).
+#: Table 1's parameter counts, by variant.
 PARAMETERS = {
     ("classical", "cls"): 4801,
     ("classical", "cmx"): 4785,
@@ -44,6 +50,7 @@ PARAMETERS = {
 }
 
 # Table 1, test set: (attention, pooling, positional encoding) → (accuracy, BCE, AUC).
+#: Table 1 of the paper: each variant's test accuracy, BCE and AUC.
 TABLE1 = {
     ("classical", "cls", True): (0.717, 0.564, 0.780),
     ("hybrid", "cls", True): (0.502, 0.6931, 0.501),
@@ -58,4 +65,5 @@ TABLE1 = {
     ("classical", "cmn", False): (0.720, 0.560, 0.783),
     ("hybrid", "cmn", False): (0.692, 0.595, 0.748),
 }
+#: The metrics of Table 1.
 METRICS = ("accuracy", "bce", "auc")

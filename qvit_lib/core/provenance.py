@@ -6,11 +6,18 @@ processor, the thread count and the library versions that made it.
 
 from __future__ import annotations
 
+import datetime
 import functools
+import json
 import os
 import platform
+import subprocess
+from pathlib import Path
 
 import numpy as np
+
+from qvit_lib import __version__
+from qvit_lib.core.config import REPO_ROOT
 
 __all__ = ["machine", "simd", "processor", "versions", "run_machine", "code_version", "stamp", "write_record"]
 
@@ -32,6 +39,7 @@ def simd() -> str:
     Two machines with the same model name ("AMD EPYC") may differ in it, and with it in speed
     and in how float sums round; the record says which one a run or a timing had.
     """
+    # lazy: loads torch; importing this module does not
     import torch
 
     return str(torch.backends.cpu.get_cpu_capability())
@@ -51,6 +59,7 @@ def processor() -> str:
 
 def versions() -> dict[str, str]:
     """Versions of the packages that decide a result or a timing."""
+    # lazy: loads torch; importing this module does not
     import torch
 
     out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
@@ -64,6 +73,7 @@ def versions() -> dict[str, str]:
 
 def run_machine(device: str, processes: int = 1) -> dict[str, object]:
     """What a training run records about where it ran: device, processes, CPUs, torch threads."""
+    # lazy: loads torch; importing this module does not
     import torch
 
     return {
@@ -84,10 +94,6 @@ def code_version() -> dict[str, object]:
     Read once per process (at the first call): a long sweep records the code it started with,
     not whatever the checkout holds when a run ends.
     """
-    import subprocess
-
-    from qvit_lib import __version__
-    from qvit_lib.core.config import REPO_ROOT
 
     out: dict[str, object] = {"qvit_lib": __version__}
     try:
@@ -111,7 +117,6 @@ def code_version() -> dict[str, object]:
 def stamp(device: str = "cpu", processes: int = 1) -> dict[str, object]:
     """The fields every result record ends with: machine, versions, the code the process started
     with (:func:`code_version`) and when the result was finished."""
-    import datetime
 
     return {
         "machine": run_machine(device, processes),
@@ -124,8 +129,6 @@ def stamp(device: str = "cpu", processes: int = 1) -> dict[str, object]:
 def write_record(record: dict[str, object], path: os.PathLike[str] | str) -> None:
     """Write a result record as JSON atomically: a temporary file, then a rename, so that a
     reader (or a sweep that skips finished runs) never sees half a file."""
-    import json
-    from pathlib import Path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

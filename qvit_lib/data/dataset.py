@@ -3,7 +3,7 @@
 One class, :class:`EcalDataset`, serves every chapter. It opens the files lazily with
 h5py (the real pair is 2 GB in memory, energy channel alone), checks their structure up
 front, and reads only the events a split asks for, checking those for NaN and negative
-energies as it goes. Problems raise :class:`DataError` naming the file and what was
+energies as it goes. Problems raise :class:`~qvit_lib.core.errors.DataError` naming the file and what was
 expected.
 
 Layouts it understands (the data location comes from an argument, else ``QVIT_DATA``,
@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from qvit_lib.core.config import DATA_ENV, DEFAULT_DATA_DIR
+from qvit_lib.core.config import DATA_ENV, DEFAULT_DATA_DIR, REPO_ROOT
 from qvit_lib.core.errors import ConfigError, DataError
 
 __all__ = [
@@ -58,17 +58,17 @@ __all__ = [
 
 
 # The files' format (the CMS open-simulation "electron vs photon" files, and ours).
-IMAGE_SIZE = 32  # 32 × 32 crystals, rows iη, columns iφ, centred on the most energetic one
-ENERGY_UNIT_GEV = 50.0  # channel 0 stores energy in GeV/50
-TIME_UNIT_NS = 50.0  # ... channel 1 hit time in ns/50
+IMAGE_SIZE = 32  #: 32 × 32 crystals, rows iη, columns iφ, centred on the most energetic one
+ENERGY_UNIT_GEV = 50.0  #: channel 0 stores energy in GeV/50
+TIME_UNIT_NS = 50.0  #: ... channel 1 hit time in ns/50
 PHOTON, ELECTRON = 0, 1  # the labels y
 # The attribute "simulator" our simulator writes (the module's name when the format was fixed).
 SIMULATOR_NAME = "qvit_lib.simulation"
 
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-PATCH_SHAPE = (4, 8)  # rows (η) × columns (φ): d_i = 32 values per patch, n_t = 32 tokens
-H5_SUFFIXES = (".h5", ".hdf5")  # matched whatever their case: x.H5 and x.HDF5 are HDF5 files too
+PATCH_SHAPE = (4, 8)  #: rows (η) × columns (φ): d_i = 32 values per patch, n_t = 32 tokens
+H5_SUFFIXES = (".h5", ".hdf5")  #: matched whatever their case: x.H5 and x.HDF5 are HDF5 files too
 CLASS_NAMES = {PHOTON: "photon", ELECTRON: "electron"}
 
 Channels = Literal["energy", "time", "both"]
@@ -95,7 +95,6 @@ def _readable(path: Path, what: str) -> Iterator[None]:
 
 def shown_path(path: str | os.PathLike[str]) -> str:
     """A path as a reader should see it: relative to the repository when inside it."""
-    from qvit_lib.core.config import REPO_ROOT
 
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))
@@ -147,6 +146,7 @@ class _Part:
 
 
 def _open_part(path: Path) -> _Part:
+    # lazy: loads h5py; importing this module does not
     import h5py
 
     with _readable(path, "file"):  # the file, or one its links lead to
@@ -171,6 +171,7 @@ def _open_part(path: Path) -> _Part:
 
 
 def _checked_part(path: Path, handle) -> _Part:
+    # lazy: loads h5py; importing this module does not
     import h5py
 
     expected = "expected datasets X (N, 32, 32, 2) float32 and y (N,) float32"
@@ -211,6 +212,7 @@ _PROBE_EVENTS = 64  # events read when a file is opened, to refuse files of empt
 
 def _check_link(path: Path, handle, name: str) -> None:
     """An external or soft link named ``name`` must lead to an existing object."""
+    # lazy: loads h5py; importing this module does not
     import h5py
 
     link = handle.get(name, getlink=True)
@@ -230,6 +232,7 @@ def _check_virtual_sources(path: Path, dataset) -> None:
     """A virtual dataset whose source files are gone reads as its fill value: refuse it."""
     if not dataset.is_virtual:
         return
+    # lazy: loads h5py; importing this module does not
     import h5py
 
     field = dataset.name.lstrip("/")
@@ -322,7 +325,7 @@ class EcalDataset:
     ``location``: a file, a directory with the pair, or None for ``$QVIT_DATA`` or the
     default sample. Unequal classes are truncated to the smaller one (a seeded random
     subset of the larger, with a warning) or, with ``on_imbalance="error"``, refused.
-    Use as a context manager, or call :meth:`close`.
+    Use as a context manager, or call :meth:`EcalDataset.close`.
     """
 
     def __init__(
@@ -482,6 +485,7 @@ class EcalDataset:
 
         Returns (tokens (n, 32, 32) float32, labels (n,) float32), events normalised to max 1.
         """
+        # lazy: loads torch; importing this module does not
         import torch
 
         images, labels = self.load(split, n)
@@ -489,6 +493,7 @@ class EcalDataset:
 
     # ----- housekeeping
     def close(self) -> None:
+        """Close the HDF5 files the data set holds open."""
         for part in self._parts:
             try:
                 part.handle.close()

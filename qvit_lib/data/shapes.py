@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-CENTRE = 16  # the crops are centred on the most energetic crystal
+CENTRE = 16  #: the crops are centred on the most energetic crystal
 
 
 def _window(energy: np.ndarray, size: int) -> np.ndarray:
@@ -67,11 +67,12 @@ def shower_shapes(energy: np.ndarray) -> dict[str, np.ndarray]:
 
 
 SEPARABILITY_FEATURES = ("e9_e25", "phi_width", "eta_width")
-MIN_EVENTS_PER_CLASS = 10  # a baseline fitted on fewer is noise
+MIN_EVENTS_PER_CLASS = 10  #: a baseline fitted on fewer is noise
 
 
 def _halves(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Fit and test halves with both classes in each (stratified), or a clear error."""
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.model_selection import train_test_split
 
     counts = {name: int((labels == value).sum()) for name, value in (("photons", 0), ("electrons", 1))}
@@ -91,9 +92,16 @@ def separability_auc(
     The standard yardstick of how hard a dataset is: on the real CMS files, hand-made
     features and small networks reach AUC ≈ 0.8.
     """
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.linear_model import LogisticRegression
+
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.metrics import roc_auc_score
+
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.pipeline import make_pipeline
+
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.preprocessing import StandardScaler
 
     shapes = shower_shapes(energy)
@@ -111,7 +119,10 @@ def pixel_separability_auc(energy: np.ndarray, labels: np.ndarray, seed: int = 0
     A non-linear yardstick: it sees the fine structure of the φ profile that shower
     widths average away, and comes close to what a good image model can reach.
     """
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # lazy: loads scikit-learn; importing this module does not
     from sklearn.metrics import roc_auc_score
 
     energy = np.asarray(energy, dtype=np.float64)
@@ -133,11 +144,12 @@ def phi_profile(energy: np.ndarray) -> np.ndarray:
 
 
 def scan_knob(knob: str, values, n_per_class: int = 3000, seed: int = 0) -> list[dict[str, object]]:
-    """Simulate with one knob of :class:`SimulationConfig` at several values.
+    """Simulate with one knob of :class:`~qvit_lib.data.simulation.SimulationConfig` at several values.
 
     Returns, per value, the mean φ profile of each class and both separability figures —
     what a chapter needs to show how a piece of physics shapes the images.
     """
+    # lazy: loads SciPy; importing this module does not
     from qvit_lib.data.simulation import ELECTRON, PHOTON, SimulationConfig, simulate
 
     results = []

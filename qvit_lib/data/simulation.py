@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import special
+from tqdm.auto import tqdm
 
 from qvit_lib.core.config import CACHE_DIR
 from qvit_lib.core.errors import ConfigError
@@ -113,8 +114,8 @@ _SUBPOS_BINS = 32  # impact point inside a crystal, 1/32 of a crystal per bin
 _RADIUS_GRID = np.geomspace(0.05, 6.0, 64)  # profile radii in crystal widths, 7.8 % apart
 _CANVAS = 56  # simulation canvas (crystals), larger than the crop
 _CHUNK = 4096  # events per independently seeded chunk
-SAME_EVENT_TOLERANCE = 1e-6  # file units: "the same event" on another processor (see the module docstring)
-PERTURBED_EVENT_BOUND = 1e-5  # file units: the most an event moves under one-ulp perturbations (tested)
+SAME_EVENT_TOLERANCE = 1e-6  #: file units: "the same event" on another processor (see the module docstring)
+PERTURBED_EVENT_BOUND = 1e-5  #: file units: the most an event moves under one-ulp perturbations (tested)
 
 
 @dataclass(frozen=True)
@@ -446,8 +447,6 @@ def simulate_particle(
     out = np.empty((n, IMAGE_SIZE, IMAGE_SIZE, 2), dtype=np.float32)
     starts = range(0, n, _CHUNK)
     if progress:
-        from tqdm.auto import tqdm
-
         starts = tqdm(starts, desc=f"simulating {'electrons' if particle else 'photons'}", unit="chunk")
     for start in starts:
         stop = min(start + _CHUNK, n)
@@ -482,6 +481,7 @@ PAIR_NAMES = {
 
 
 def _write(path: Path, X: np.ndarray, y: np.ndarray, attrs: dict[str, object]) -> None:
+    # lazy: loads h5py; importing this module does not
     import h5py
 
     with h5py.File(path, "w") as f:

@@ -1,11 +1,14 @@
 // The circuit explorer's front end: it simulates the circuit in the page.
 //
-// A state vector of 2^d complex amplitudes, qubit 0 the most significant bit of the index
-// (as in PennyLane), gates applied one by one; ⟨Z_j⟩ and the basis-state probabilities
-// are read off the final state. Every slider change re-simulates at once, so the explorer
-// responds in JupyterLab and in the static book alike, with or without a kernel.
+// The circuit comes from Python as widget state (qvit_lib.quantum.circuits, the one
+// definition every simulator and drawing of the book reads): a list of gates, each
+// {name, wires, source, index, role, label, column}, and the measured qubits. A state vector
+// of 2^d complex amplitudes, qubit 0 the most significant bit of the index (as in PennyLane),
+// takes the gates one by one; ⟨Z_j⟩ and the basis-state probabilities are read off the final
+// state. Every slider change re-simulates at once, so the explorer responds in JupyterLab and
+// in the static book alike, with or without a kernel.
 
-function simulate(loader, kind, x, theta) {
+function simulate(gates, measured, x, theta) {
   const d = x.length, dim = 1 << d;
   const re = new Float64Array(dim), im = new Float64Array(dim);
   re[0] = 1;
@@ -37,15 +40,13 @@ function simulate(loader, kind, x, theta) {
       }
     }
   };
-  const ring = () => { for (let q = 0; q < d; q++) CNOT(q, (q + 1) % d); };
-  for (let q = 0; q < d; q++) { if (loader === "hadamard") H(q); RX(q, x[q]); }
-  for (let q = 0; q < d; q++) RX(q, theta[q]);
-  for (let q = 0; q < d; q++) RY(q, theta[d + q]);
-  ring();
-  for (let q = 0; q < d; q++) RY(q, theta[2 * d + q]);
-  if (kind === "query_key") { ring(); RY(0, theta[3 * d]); }
+  const apply = { h: (w) => H(w[0]), rx: (w, a) => RX(w[0], a), ry: (w, a) => RY(w[0], a), cnot: (w) => CNOT(w[0], w[1]) };
+  for (const gate of gates) {
+    if (!(gate.name in apply)) throw new Error(`circuit explorer: unknown gate ${gate.name}`);
+    const angle = gate.source === null ? null : (gate.source === "x" ? x : theta)[gate.index];
+    apply[gate.name](gate.wires, angle);
+  }
   const probabilities = Array.from(re, (r, i) => r * r + im[i] * im[i]);
-  const measured = kind === "query_key" ? [0] : [...Array(d).keys()];
   const expectations = measured.map((q) => probabilities.reduce((sum, p, i) => sum + (i & bit(q) ? -p : p), 0));
   return { measured, expectations, probabilities };
 }
@@ -86,22 +87,15 @@ function estimate(counts, q, d, shots) {
 
 const SHOT_CHOICES = [0, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000];  // 0: exact
 
-// The circuit as drawing columns: each a list of gates [qubit, label, role] (role "loader"
-// or "ansatz") or one CNOT {control, target}. Gate columns are wide, CNOT columns narrow,
-// so every circuit of the book is drawn at the same scale within the page's width.
-function layout(loader, kind, d) {
+// The circuit as drawing columns, in the order of each gate's column number: a list of
+// gates [qubit, label, role] (role "loader" or "ansatz") or one CNOT {control, target}. Gate
+// columns are wide, CNOT columns narrow, so every circuit of the book is drawn at the same
+// scale within the page's width.
+function layout(gates) {
   const columns = [];
-  const layer = (label, role) => columns.push([...Array(d).keys()].map((q) => [q, label(q), role]));
-  const ring = () => { for (let q = 0; q < d; q++) columns.push({ control: q, target: (q + 1) % d }); };
-  if (loader === "hadamard") layer(() => "H", "loader");
-  layer((q) => `RX(x${sub(q)})`, "loader");
-  layer((q) => `RX(θ${sub(q)})`, "ansatz");
-  layer((q) => `RY(θ${sub(d + q)})`, "ansatz");
-  ring();
-  layer((q) => `RY(θ${sub(2 * d + q)})`, "ansatz");
-  if (kind === "query_key") {
-    ring();
-    columns.push([[0, `RY(θ${sub(3 * d)})`, "ansatz"]]);
+  for (const gate of gates) {
+    if (gate.name === "cnot") columns[gate.column] = { control: gate.wires[0], target: gate.wires[1] };
+    else (columns[gate.column] = columns[gate.column] || []).push([gate.wires[0], gate.label, gate.role]);
   }
   return columns;
 }
@@ -110,8 +104,8 @@ function sub(n) {
   return String(n).split("").map((c) => "₀₁₂₃₄₅₆₇₈₉"[+c]).join("");
 }
 
-function circuitSVG(loader, kind, d, measured) {
-  const columns = layout(loader, kind, d);
+function circuitSVG(gates, d, measured) {
+  const columns = layout(gates);
   const gateWidth = 50, cnotWidth = 22, gap = 30, top = 12, left = 26, meter = 34;
   const y = (q) => top + q * gap;
   let x = left;
@@ -216,7 +210,7 @@ function render({ model, el }) {
   el.append(title, controls, results, drawing);
 
   const update = () => {
-    const { measured, expectations, probabilities } = simulate(loader, kind, model.get("x"), model.get("theta"));
+    const { measured, expectations, probabilities } = simulate(model.get("gates"), model.get("measured"), model.get("x"), model.get("theta"));
     const shots = model.get("show_shots") ? model.get("shots") : 0;
     const counts = shots ? sampleCounts(probabilities, shots, model.get("sample_seed")) : null;
     const sign = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(4)}`;
@@ -240,7 +234,7 @@ function render({ model, el }) {
           `<span>${p.toFixed(3)}</span><span class="qx-count" data-count="${counts[i]}">${f.toFixed(3)}</span></div>`;
       }).join("");
   };
-  drawing.innerHTML = legend() + circuitSVG(loader, kind, d, kind === "query_key" ? [0] : [...Array(d).keys()]);
+  drawing.innerHTML = legend() + circuitSVG(model.get("gates"), d, model.get("measured"));
   model.on("change:x", update);
   model.on("change:theta", update);
   model.on("change:shots", update);

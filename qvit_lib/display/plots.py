@@ -18,7 +18,11 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 
+from qvit_lib.analysis.shower_comparison import common_bins
 from qvit_lib.data.dataset import ELECTRON, PHOTON
+from qvit_lib.models.integrators import TABLEAUS, runge_kutta_step
+from qvit_lib.quantum import exact
+from qvit_lib.quantum.circuits import Circuit, build_circuit, columns
 
 __all__ = [
     "COLUMN_INCHES",
@@ -61,8 +65,10 @@ __all__ = [
 ]
 
 
-COLUMN_INCHES = 6.8  # 680 px at 100 dpi: the width of the book's text column
+COLUMN_INCHES = 6.8  #: 680 px at 100 dpi: the width of the book's text column
+#: The smallest font any figure uses.
 MIN_FONT_POINTS = 9.0
+#: Matplotlib settings of every figure in the book: fonts legible at page width.
 STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
@@ -206,7 +212,10 @@ def shape_histograms(
 
 
 def draw_patches(ax: plt.Axes, image: np.ndarray, patch: tuple[int, int] = (4, 8), title: str | None = None) -> None:
-    """An event with its patch grid and token numbers (row-major, as :func:`patchify` orders them)."""
+    """An event with its patch grid and token numbers.
+
+    Row-major, as :func:`~qvit_lib.data.dataset.patchify` orders them.
+    """
     draw_image(ax, image)
     ph, pw = patch
     h, w = image.shape
@@ -222,6 +231,7 @@ def draw_patches(ax: plt.Axes, image: np.ndarray, patch: tuple[int, int] = (4, 8
 
 def tracker_effects(config=None) -> plt.Figure:
     """What the tracker in front of the ECAL does, against |η| and against pT."""
+    # lazy: loads SciPy; importing this module does not
     from qvit_lib.data.simulation import CRYSTAL_DPHI_RAD, SimulationConfig, bending_rad_gev
 
     config = config or SimulationConfig()
@@ -400,32 +410,25 @@ def positional_encodings(encodings: Mapping[str, np.ndarray]) -> plt.Figure:
 _GATE_WIDTH, _CNOT_WIDTH, _INCHES_PER_UNIT = 1.0, 0.45, 0.5  # one scale for every circuit drawn
 
 
-def _circuit_columns(kind: str, loader: str, d: int) -> list:
-    """Drawing columns: a list of (qubit, label, role) gates, or a (control, target) CNOT."""
-    sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-    layer = lambda label, role: [(q, label(q).translate(sub), role) for q in range(d)]  # noqa: E731
-    if kind == "projection":  # AngleEmbedding, then BasicEntanglerLayers with L = 1
-        ring = [(0, 1)] if d == 2 else [(q, (q + 1) % d) for q in range(d)]
-        return [layer(lambda q: f"RX(x{q})", "loader"), layer(lambda q: f"RX(w{q})", "ansatz"), *ring]
-    columns = [layer(lambda q: "H", "loader")] if loader == "hadamard" else []
-    columns += [
-        layer(lambda q: f"RX(x{q})", "loader"),
-        layer(lambda q: f"RX(θ{q})", "ansatz"),
-        layer(lambda q: f"RY(θ{d + q})", "ansatz"),
-    ]
-    ring = [(q, (q + 1) % d) for q in range(d)]
-    columns += ring + [layer(lambda q: f"RY(θ{2 * d + q})", "ansatz")]
-    if kind == "query_key":
-        columns += ring + [[(0, f"RY(θ{3 * d})".translate(sub), "ansatz")]]
-    return columns
+def _circuit_columns(circuit: Circuit) -> list:
+    """Drawing columns of a gate list: a list of (qubit, label, role) gates, or a (control, target) CNOT."""
+    symbol = "w" if circuit.kind == "projection" else "θ"
+    out: list = []
+    for step in columns(circuit.gates):
+        if step[0].name == "cnot":
+            out.append(step[0].wires)
+        else:
+            out.append([(g.wires[0], g.label(symbol), g.role) for g in step])
+    return out
 
 
 def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4) -> plt.Figure:
     """The query/key, value or projection circuit (chapter 9's, one layer), the data loader
     (inputs x) and the ansatz (angles θ, w) in two colours. Every circuit is drawn at the same
     scale, so two figures compare directly."""
-    columns = _circuit_columns(kind, loader, n_qubits)
-    widths = [_CNOT_WIDTH if isinstance(c, tuple) else _GATE_WIDTH for c in columns]
+    circuit = build_circuit(kind, n_qubits, loader)
+    steps = _circuit_columns(circuit)
+    widths = [_CNOT_WIDTH if isinstance(c, tuple) else _GATE_WIDTH for c in steps]
     total = 0.8 + sum(widths) + 1.0
     fig, ax = plt.subplots(figsize=(total * _INCHES_PER_UNIT, 0.5 * n_qubits + 0.55), constrained_layout=True)
     colours = {"loader": "#fde4c8", "ansatz": "#d6e4f5"}
@@ -433,7 +436,7 @@ def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4) -> plt.
     for q in range(n_qubits):
         ax.plot([0.55, total - 0.35], [-q, -q], color="#333", lw=1, zorder=0)
         ax.text(0.3, -q, f"q{q}".translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")), ha="center", va="center")
-    for column, width in zip(columns, widths):
+    for column, width in zip(steps, widths):
         centre = x + width / 2
         if isinstance(column, tuple):
             control, target = column
@@ -451,8 +454,7 @@ def draw_circuit(kind: str, loader: str = "hadamard", n_qubits: int = 4) -> plt.
                 )
                 ax.text(centre, -q, label, ha="center", va="center", fontsize=9)
         x += width
-    measured = [0] if kind == "query_key" else list(range(n_qubits))
-    for q in measured:
+    for q in circuit.measured:
         ax.add_patch(plt.Rectangle((x + 0.1, -q - 0.3), 0.7, 0.6, facecolor="#eee", edgecolor="#333", lw=0.8))
         ax.text(x + 0.45, -q, "⟨Z⟩", ha="center", va="center", fontsize=9)
     handles = [plt.Rectangle((0, 0), 1, 1, facecolor=colours[r], edgecolor="#333") for r in ("loader", "ansatz")]
@@ -532,6 +534,7 @@ def seed_band_curves(
     deviation where a variant has several seeds. A panel with no runs says so, so that a
     sweep still under way does not read as a blank figure.
     """
+    # lazy: loads torch; importing this module does not
     from qvit_lib.runs.experiments import history_curves
 
     poolings = ("cls", "cmx", "cmn")
@@ -683,7 +686,6 @@ def circuit_spectrum(theta_q, theta_k, theta_v, n_qubits: int = 4) -> plt.Figure
     One row per loader, the same modes on both x axes: the constant, then each n ∈ {−1,0,1}^d
     (one of each ±n pair) written as its signs, qubit 0 first ("+0−0" is n = (1, 0, −1, 0)).
     """
-    from qvit_lib.quantum import exact
 
     modes = ["const"] + [_mode_label(n) for n in exact.loader_frequencies(n_qubits, "angle").tolist()]
     fig, axes = column_figure(2, 1, height=4.2, sharex=True, sharey=True)
@@ -709,9 +711,8 @@ def runge_kutta_orbits(steps: int = 12) -> plt.Figure:
     The exact flow keeps |x| = 1. Euler's step (today's residual layer) spirals outwards;
     each higher order stays closer to the circle.
     """
+    # lazy: loads torch; importing this module does not
     import torch
-
-    from qvit_lib.models.integrators import TABLEAUS, runge_kutta_step
 
     generator = torch.tensor([[0.0, -0.5], [0.5, 0.0]], dtype=torch.float64)
     fig, (ax, ax_r) = column_figure(1, 2, height=3.5)
@@ -829,7 +830,7 @@ def generated_beside_simulated(simulated: np.ndarray, generated: np.ndarray, n: 
     return fig
 
 
-SHAPE_LABELS = {  # the shower shapes of qvit_lib.analysis.shower_comparison, with their units
+SHAPE_LABELS = {  #: the shower shapes of qvit_lib.analysis.shower_comparison, with their units
     "e_sum": "total energy [GeV/50]",
     "e1_e9": "E1/E9",
     "e9_e25": "E9/E25",
@@ -843,7 +844,6 @@ def shape_ratios(
     generated: Mapping[str, np.ndarray], simulated: Mapping[str, np.ndarray], names: Sequence[str], bins: int = 30
 ) -> plt.Figure:
     """Each shower shape's histogram, generated against simulated, with their ratio below (HEP style)."""
-    from qvit_lib.analysis.shower_comparison import common_bins
 
     columns = 3
     rows = -(-len(names) // columns)

@@ -21,12 +21,14 @@ from pathlib import Path
 
 import anywidget
 import numpy as np
+import torch
 import traitlets
 
 from qvit_lib.core.errors import ConfigError
-from qvit_lib.quantum.ansatz import check_loader, check_qubits, query_key_parameter_count, value_parameter_count
+from qvit_lib.quantum import exact
+from qvit_lib.quantum.circuits import Circuit, build_circuit, columns
 
-__all__ = ["SHOT_CHOICES", "mulberry32", "sample_counts", "CircuitExplorer"]
+__all__ = ["SHOT_CHOICES", "mulberry32", "sample_counts", "gate_state", "CircuitExplorer"]
 
 
 _CSS = """
@@ -67,7 +69,7 @@ _CSS = """
 """
 
 
-SHOT_CHOICES = (0, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)  # the slider's stops; 0: exact
+SHOT_CHOICES = (0, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)  #: the slider's stops; 0: exact
 
 
 def _imul(a: int, b: int) -> int:
@@ -101,6 +103,23 @@ def sample_counts(probabilities, shots: int, seed: int) -> list[int]:
     return counts
 
 
+def gate_state(circuit: Circuit) -> list[dict]:
+    """The circuit's gates as the page receives them: one dict per gate, with its label and drawing column."""
+    column_of = {id(g): i for i, step in enumerate(columns(circuit.gates)) for g in step}
+    return [
+        {
+            "name": g.name,
+            "wires": list(g.wires),
+            "source": g.source,
+            "index": g.index,
+            "role": g.role,
+            "label": g.label(),
+            "column": column_of[id(g)],
+        }
+        for g in circuit.gates
+    ]
+
+
 def _on_grid(value: float) -> float:
     """A slider's starting value on its 0.01 grid."""
     return round(round(value / 0.01) * 0.01, 2)
@@ -124,6 +143,8 @@ class CircuitExplorer(anywidget.AnyWidget):
     show_shots = traitlets.Bool(False).tag(sync=True)
     shots = traitlets.Int(0).tag(sync=True)  # 0: exact expectations
     sample_seed = traitlets.Int(0).tag(sync=True)
+    gates = traitlets.List(traitlets.Dict()).tag(sync=True)  # the gate list the page simulates and draws
+    measured = traitlets.List(traitlets.Int()).tag(sync=True)  # the qubits whose ⟨Z⟩ it shows
 
     def __init__(
         self, loader: str = "angle", kind: str = "query_key", n_qubits: int = 4, seed: int = 0, shots: int | None = None
@@ -131,9 +152,8 @@ class CircuitExplorer(anywidget.AnyWidget):
         """``shots``: show the shots slider, starting at that many runs (0: exact); None: no slider."""
         if kind not in ("query_key", "value"):
             raise ConfigError(f"unknown circuit {kind!r}; valid: query_key, value")
-        check_loader(loader)
-        check_qubits(n_qubits)
-        n_angles = query_key_parameter_count(n_qubits) if kind == "query_key" else value_parameter_count(n_qubits)
+        circuit = build_circuit(kind, n_qubits, loader)
+        n_angles = circuit.n_angles
         if shots is not None and shots not in SHOT_CHOICES:
             raise ConfigError(f"shots must be one of the slider's stops {SHOT_CHOICES}; got {shots}")
         rng = np.random.default_rng(seed)
@@ -146,17 +166,11 @@ class CircuitExplorer(anywidget.AnyWidget):
             n_qubits=n_qubits,
             x=[_on_grid(float(v)) for v in rng.uniform(-1, 1, n_qubits)],
             theta=[_on_grid(float(v)) for v in rng.uniform(0, 2 * math.pi, n_angles)],
+            gates=gate_state(circuit),
+            measured=list(circuit.measured),
         )
 
-    @property
-    def measured(self) -> list[int]:
-        return [0] if self.kind == "query_key" else list(range(self.n_qubits))
-
-    def _state(self):
-        import torch
-
-        from qvit_lib.quantum import exact
-
+    def _state(self) -> torch.Tensor:
         x = torch.tensor(self.x, dtype=torch.float64)
         theta = torch.tensor(self.theta, dtype=torch.float64)
         unitary = (exact.query_key_unitary if self.kind == "query_key" else exact.value_unitary)(theta, self.n_qubits)

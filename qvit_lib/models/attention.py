@@ -22,15 +22,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from qvit_lib.core.errors import ConfigError
+from qvit_lib.models.angles import initial_angles, projection_initial_angles
 from qvit_lib.quantum.ansatz import (
     check_heads,
     check_loader,
     check_qubits,
-    initial_angles,
-    projection_initial_angles,
     query_key_parameter_count,
     value_parameter_count,
 )
+from qvit_lib.quantum.device.noise import head_outputs
+from qvit_lib.quantum.exact import fourier_is_cheaper, head_expectations, layered_series_weights
+from qvit_lib.quantum.exact.pauli import pauli_expectations, projection_circuit, term_count
 
 if TYPE_CHECKING:
     from qvit_lib.quantum.device.noise import Execution
@@ -199,8 +201,6 @@ class HybridMultiHeadAttention(nn.Module):
     def _fused(
         self, heads: torch.Tensor, series: SeriesWeights | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from qvit_lib.quantum.device.noise import head_outputs
-        from qvit_lib.quantum.exact import head_expectations
 
         if self.execution is None:
             values = head_expectations(heads, self.theta_q, self.theta_k, self.theta_v, self.loader, series=series)
@@ -213,6 +213,7 @@ class HybridMultiHeadAttention(nn.Module):
         return q[:, 0].movedim(0, -1), k[:, 0].movedim(0, -1), v.movedim((0, 1), (-2, -1))
 
     def _on_device(self, heads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        # lazy: loads PennyLane; importing this module does not
         from qvit_lib.quantum.qnodes import default_dtype, make_qnode
 
         if not self._qnodes:
@@ -263,7 +264,6 @@ class QuantumProjectionAttention(nn.Module):
 
     def __init__(self, d_token: int, n_heads: int, layers: int = 1) -> None:
         super().__init__()
-        from qvit_lib.quantum.exact.pauli import projection_circuit, term_count
 
         self.n_heads, self.d_head = n_heads, check_heads(d_token, n_heads)
         check_qubits(d_token, "a quantum projection", "per token (d_t)")
@@ -276,7 +276,6 @@ class QuantumProjectionAttention(nn.Module):
         self.theta_out = nn.Parameter(projection_initial_angles(1, layers, d_token)[0])
 
     def forward(self, x: torch.Tensor, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        from qvit_lib.quantum.exact.pauli import pauli_expectations
 
         qkv = pauli_expectations(x, self.theta_qkv, self.circuit)  # (..., n, 3, d_t)
         qkv = qkv.unflatten(-1, (self.n_heads, self.d_head)).movedim(-4, -2)  # (..., 3, n_h, n, d_h)
@@ -291,7 +290,6 @@ def shared_series_weights(attentions: list[nn.Module]) -> list[SeriesWeights] | 
     Only for a stack of fused hybrid layers where the Fourier series is the method in use;
     the numbers are those each layer would build itself, in a fifth of the small operations.
     """
-    from qvit_lib.quantum.exact import fourier_is_cheaper, layered_series_weights
 
     if not attentions or not all(isinstance(a, HybridMultiHeadAttention) and a.backend == "fused" for a in attentions):
         return None

@@ -17,8 +17,10 @@ import torch
 from torch import nn
 
 from qvit_lib.core.errors import ConfigError
-from qvit_lib.quantum.ansatz import check_loader, check_qubits, initial_angles, value_parameter_count
+from qvit_lib.models.angles import initial_angles
+from qvit_lib.quantum.ansatz import check_loader, check_qubits, value_parameter_count
 from qvit_lib.quantum.device.noise import Execution
+from qvit_lib.quantum.exact.pauli import pauli_expectations, value_circuit
 
 __all__ = ["mlp", "QuantumFeedForward"]
 
@@ -56,7 +58,6 @@ class QuantumFeedForward(nn.Module):
         self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from qvit_lib.quantum.exact.pauli import pauli_expectations, value_circuit
 
         circuit = value_circuit(self.d_token, self.loader)
         run = self.execution
@@ -66,6 +67,7 @@ class QuantumFeedForward(nn.Module):
         exact = pauli_expectations(x, self.theta, circuit, run.depolarizing) * (1 - 2 * run.readout)
         if run.shots is None:
             return exact
+        # lazy: loads SciPy; importing this module does not
         from qvit_lib.quantum.device.chain import value_estimates
 
         with torch.no_grad():

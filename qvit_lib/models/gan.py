@@ -35,9 +35,10 @@ from torch import nn
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.data.dataset import IMAGE_SIZE, PATCH_SHAPE, patchify, unpatchify
 from qvit_lib.models.integrators import runge_kutta_step
-from qvit_lib.models.vit import ATTENTIONS, VisionTransformer, ViTConfig, encoder_layer, sinusoidal_encoding
+from qvit_lib.models.variants import ATTENTIONS, ViTConfig
+from qvit_lib.models.vit import VisionTransformer, encoder_layer, sinusoidal_encoding
 
-EPSILON = 0.002  # GeV/50: the energy scale of the log transform (0.1 GeV)
+EPSILON = 0.002  #: GeV/50: the energy scale of the log transform (0.1 GeV)
 N_CLASSES = 2  # photon 0, electron 1, as in the files
 
 

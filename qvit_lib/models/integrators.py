@@ -14,10 +14,12 @@ The Butcher tableaus (a, b) below are the textbook ones: Euler (order 1), Heun's
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import torch
+from typing import TYPE_CHECKING
 
 from qvit_lib.core.errors import ConfigError
+
+if TYPE_CHECKING:  # the step is plain arithmetic: it works on tensors without importing torch
+    import torch
 
 __all__ = ["TABLEAUS", "check_order", "runge_kutta_step"]
 

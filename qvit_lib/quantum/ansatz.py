@@ -2,9 +2,10 @@
 
 A circuit of the hybrid attention head (paper eq. 3–8, after the QSANN of Li et al.) is a
 *data loader* followed by a trainable *ansatz*, one qubit per value of a head's slice of
-a token. The PennyLane QNodes (:mod:`qvit_lib.quantum.qnodes`), the exact fused simulator
-(:mod:`qvit_lib.quantum.exact`) and the attention layer (:mod:`qvit_lib.models.attention`) all take their
-names, sizes and checks from here, so each rule is written once.
+a token. The gate lists (:mod:`qvit_lib.quantum.circuits`), the model configuration
+(:mod:`qvit_lib.models.variants`) and the attention layer (:mod:`qvit_lib.models.attention`)
+all take their names, sizes and checks from here, so each rule is written once. The module
+needs no torch, so a configuration can be checked without loading it.
 
 Data loaders:
 
@@ -19,10 +20,6 @@ measure every ⟨Z_j⟩).
 
 from __future__ import annotations
 
-import math
-
-import torch
-
 from qvit_lib.core.errors import ConfigError
 
 __all__ = [
@@ -33,14 +30,12 @@ __all__ = [
     "check_heads",
     "query_key_parameter_count",
     "value_parameter_count",
-    "initial_angles",
     "projection_parameter_count",
-    "projection_initial_angles",
 ]
 
 
 DATA_LOADERS = ("hadamard", "angle")
-MIN_QUBITS = 2  # a CNOT ring needs two qubits
+MIN_QUBITS = 2  #: a CNOT ring needs two qubits
 
 
 def check_loader(loader: str) -> str:
@@ -74,24 +69,6 @@ def value_parameter_count(n_qubits: int) -> int:
     return 3 * n_qubits
 
 
-def initial_angles(n_heads: int, n_angles: int) -> torch.Tensor:
-    """Starting angles as the paper's public code draws them: N(0, 1/√P) for P angles.
-
-    (``QViT/circuits.py``, ``QLayer``: ``torch.normal(0, 1/P**.5)``.) Small angles start
-    every circuit near the identity after its loader.
-    """
-    return torch.randn(n_heads, n_angles) / math.sqrt(n_angles)
-
-
 def projection_parameter_count(n_qubits: int, layers: int) -> int:
     """Angles of a quantum projection (chapter 9): one RX per qubit in each of L layers."""
     return layers * n_qubits
-
-
-def projection_initial_angles(n_circuits: int, layers: int, n_qubits: int) -> torch.Tensor:
-    """Starting angles as Comajoan Cara et al.'s code draws them: Xavier-normal on (L, d).
-
-    (``quantum_transformers/quantum_layer.py``: ``xavier_normal`` of the (L, d) weights,
-    std √(2/(L + d)).) Returned flat per circuit: (n_circuits, L·d), layer-major.
-    """
-    return torch.randn(n_circuits, layers * n_qubits) * math.sqrt(2 / (layers + n_qubits))

@@ -17,9 +17,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import pennylane as qml
 import torch
 
 from qvit_lib.core.errors import ConfigError
+from qvit_lib.quantum import exact
 from qvit_lib.quantum.ansatz import (
     DATA_LOADERS,
     check_loader,
@@ -27,10 +30,12 @@ from qvit_lib.quantum.ansatz import (
     query_key_parameter_count,
     value_parameter_count,
 )
+from qvit_lib.quantum.circuits import Gate, build_circuit
+from qvit_lib.quantum.exact import pauli
 
 DEVICE_ENV = "QVIT_DEVICE"
-DEVICE_ORDER = ("lightning.gpu", "lightning.qubit", "default.qubit")  # fastest first
-BACKENDS = ("fused", "fused-complex")  # the simulators of qvit_lib.quantum.exact; any other name is a PennyLane device
+DEVICE_ORDER = ("lightning.gpu", "lightning.qubit", "default.qubit")  #: fastest first
+BACKENDS = ("fused", "fused-complex")  #: the simulators of qvit_lib.quantum.exact; any other name is a PennyLane device
 
 __all__ = [
     "BACKENDS",
@@ -40,7 +45,7 @@ __all__ = [
     "choose_device",
     "compare_wide_with_backend",
     "compare_with_backend",
-    "data_loader",
+    "apply_gates",
     "default_dtype",
     "device_usable",
     "make_qnode",
@@ -53,64 +58,26 @@ __all__ = [
 ]
 
 
-def data_loader(x: Sequence, loader: str = "hadamard") -> None:
-    """Load d_h values onto d_h qubits: H·RX per qubit (``hadamard``) or RX alone (``angle``)."""
-    import pennylane as qml
-
-    for wire in range(len(x)):
-        if loader == "hadamard":
-            qml.Hadamard(wires=wire)
-        qml.RX(x[wire], wires=wire)
+_OPERATIONS = {"h": qml.Hadamard, "rx": qml.RX, "ry": qml.RY, "cnot": qml.CNOT}
 
 
-def cnot_ring(n_qubits: int) -> None:
-    """CNOT 0→1, 1→2, …, (d−1)→0."""
-    import pennylane as qml
-
-    for wire in range(n_qubits):
-        qml.CNOT(wires=[wire, (wire + 1) % n_qubits])
-
-
-def _rotation_layer(gate, angles: Sequence) -> None:
-    for wire, angle in enumerate(angles):
-        gate(angle, wires=wire)
-
-
-def value_ansatz(theta: Sequence, n_qubits: int) -> None:
-    """RX layer, RY layer, CNOT ring, RY layer (3·d_h angles)."""
-    import pennylane as qml
-
-    d = n_qubits
-    _rotation_layer(qml.RX, theta[0:d])
-    _rotation_layer(qml.RY, theta[d : 2 * d])
-    cnot_ring(d)
-    _rotation_layer(qml.RY, theta[2 * d : 3 * d])
-
-
-def query_key_ansatz(theta: Sequence, n_qubits: int) -> None:
-    """The value ansatz, then a second CNOT ring and RY on qubit 0 (3·d_h + 1 angles)."""
-    import pennylane as qml
-
-    value_ansatz(theta[: 3 * n_qubits], n_qubits)
-    cnot_ring(n_qubits)
-    qml.RY(theta[3 * n_qubits], wires=0)
+def apply_gates(gates: Sequence[Gate], x: Sequence = (), theta: Sequence = ()) -> None:
+    """Queue a gate list of :mod:`qvit_lib.quantum.circuits` in a QNode, angles from ``x`` and ``theta``."""
+    for gate in gates:
+        angle = gate.angle(x, theta)
+        wires = list(gate.wires)
+        _OPERATIONS[gate.name](*(() if angle is None else (angle,)), wires=wires)
 
 
 def query_key_circuit(x: Sequence, theta: Sequence, loader: str = "hadamard"):
     """Data loader + query/key ansatz; returns ⟨Z₀⟩ (use inside a QNode)."""
-    import pennylane as qml
-
-    data_loader(x, loader)
-    query_key_ansatz(theta, len(x))
+    apply_gates(build_circuit("query_key", len(x), loader).gates, x, theta)
     return qml.expval(qml.PauliZ(0))
 
 
 def value_circuit(x: Sequence, theta: Sequence, loader: str = "hadamard"):
     """Data loader + value ansatz; returns ⟨Z_j⟩ for every qubit j (use inside a QNode)."""
-    import pennylane as qml
-
-    data_loader(x, loader)
-    value_ansatz(theta, len(x))
+    apply_gates(build_circuit("value", len(x), loader).gates, x, theta)
     return [qml.expval(qml.PauliZ(w)) for w in range(len(x))]
 
 
@@ -121,8 +88,6 @@ def make_qnode(kind: str, n_qubits: int, device: str = "default.qubit", loader: 
     indexed along its last axis). default.qubit differentiates by backpropagation, the
     lightning devices by the adjoint method.
     """
-    import pennylane as qml
-
     check_qubits(n_qubits)
     check_loader(loader)
     circuits = {"query_key": query_key_circuit, "value": value_circuit}
@@ -147,8 +112,6 @@ class DeviceChoice:
 
 def device_usable(name: str) -> tuple[bool, str]:
     """Whether a PennyLane device can be created here, and if not, why (one line)."""
-    import pennylane as qml
-
     try:
         qml.device(name, wires=1)
     except Exception as err:  # a missing plugin or no CUDA driver: say so, do not crash
@@ -170,8 +133,6 @@ def choose_device(preferred: str | None = None) -> DeviceChoice:
         if not ok:
             raise RuntimeError(f"device {forced!r} requested by {source} cannot be used: {why}")
         return DeviceChoice(forced, f"requested by {source}")
-    import torch
-
     notes = []
     for name in DEVICE_ORDER:
         if name == "lightning.gpu" and not torch.cuda.is_available():
@@ -207,8 +168,6 @@ def circuit_outputs(
     ``backend``: "fused" (the Fourier series the models use), "fused-complex" (the textbook
     quadratic form ψ†Mψ) or a PennyLane device name.
     """
-    from qvit_lib.quantum import exact
-
     d = x.shape[-1]
     if backend == "fused":
         out = exact.head_expectations(x[:, None, :], theta_qk[None], theta_qk[None], theta_v[None], loader)[:, 0]
@@ -248,11 +207,13 @@ def compare_with_backend(
 
 
 def projection_circuit(x: Sequence, weights, n_qubits: int):
-    """Comajoan Cara et al.'s projection: AngleEmbedding (RX), BasicEntanglerLayers; ⟨Z_j⟩ for all j."""
-    import pennylane as qml
+    """Comajoan Cara et al.'s projection: RX(x_j), then L × (RX(w) layer, CNOT ring); ⟨Z_j⟩ for all j.
 
-    qml.AngleEmbedding(x, wires=range(n_qubits))
-    qml.BasicEntanglerLayers(weights, wires=range(n_qubits))
+    ``weights`` (L, d) as PennyLane's ``BasicEntanglerLayers`` takes them (use inside a QNode).
+    """
+    layers = len(weights)
+    flat = [weights[layer][q] for layer in range(layers) for q in range(n_qubits)]
+    apply_gates(build_circuit("projection", n_qubits, layers=layers).gates, x, flat)
     return [qml.expval(qml.PauliZ(w)) for w in range(n_qubits)]
 
 
@@ -265,10 +226,6 @@ def wide_circuit_outputs(
     (``theta`` L·d angles, layer-major); ``backend`` "fused" (Pauli propagation) or a
     PennyLane device name.
     """
-    import pennylane as qml
-
-    from qvit_lib.quantum.exact import pauli
-
     d = x.shape[-1]
     if kind not in ("value", "projection"):
         raise ConfigError(f"unknown wide circuit {kind!r}; valid: value, projection")
@@ -326,8 +283,6 @@ def device_model_qnode(
     just before measuring Z is the same symmetric readout error.) With ``shots``,
     ``default.qubit`` (no noise) returns ``copies`` shot estimates of ⟨Z⟩ per call.
     """
-    import pennylane as qml
-
     check_qubits(n_qubits)
     check_loader(loader)
     circuits = {"query_key": query_key_circuit, "value": value_circuit}
@@ -364,15 +319,13 @@ def value_outcome_moments(
     The reference for the 16-qubit shot sampler of chapter 10 (:mod:`qvit_lib.quantum.device.chain`):
     all 2^d outcome probabilities, then the moments of the ±1 outcomes (qubit 0 the leading bit).
     """
-    import numpy as np
-    import pennylane as qml
-
     d = x.shape[-1]
 
     @qml.qnode(qml.device("default.qubit", wires=d))
     def bit_strings():
-        data_loader(x.detach().double().numpy(), loader)
-        value_ansatz(theta.detach().double().numpy(), d)
+        apply_gates(
+            build_circuit("value", d, loader).gates, x.detach().double().numpy(), theta.detach().double().numpy()
+        )
         return qml.probs(wires=range(d))
 
     p = torch.as_tensor(np.asarray(bit_strings()), dtype=torch.float64)

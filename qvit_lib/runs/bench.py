@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import io
+import json
 import os
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from qvit_lib.core import paper
+from qvit_lib.core.config import CACHE_DIR, DATA_DIR, REPO_ROOT
+from qvit_lib.core.errors import ConfigError
 from qvit_lib.core.provenance import machine, processor, versions
+from qvit_lib.models.variants import ViTConfig
 
 __all__ = [
     "bench_simulation",
@@ -31,6 +42,7 @@ __all__ = [
 
 def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object]:
     """Time the simulator on ``n_events`` (half per class), in memory and written to HDF5."""
+    # lazy: loads SciPy; importing this module does not
     from qvit_lib.data.simulation import profile_table, simulate, write_dataset
 
     profile_table()  # built once per process; not part of the per-event cost
@@ -56,9 +68,13 @@ def bench_simulation(n_events: int = 100_000, seed: int = 0) -> dict[str, object
 def bench_generator(n_showers: int = 10_000, attentions: tuple[str, ...] = ("classical", "hybrid-angle")) -> dict:
     """Showers per second of the GAN's generators (untrained weights: the cost does not depend on
     them) beside the simulator's events per second, on the same machine and threads."""
+    # lazy: loads torch; importing this module does not
     import torch
 
+    # lazy: loads SciPy; importing this module does not
     from qvit_lib.data.simulation import profile_table, simulate
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.models.gan import GANConfig, build_gan
 
     profile_table()
@@ -98,13 +114,6 @@ def baseline_package(revision: str):
     turns with today's, so both see the same machine. The package is unpacked with
     ``git archive`` into a temporary directory and imported as ``qvit_baseline_<rev>``.
     """
-    import importlib.util
-    import subprocess
-    import sys
-    import tarfile
-
-    from qvit_lib.core.config import REPO_ROOT
-    from qvit_lib.core.errors import ConfigError
 
     commit = subprocess.run(
         ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=10", revision], capture_output=True, text=True
@@ -138,12 +147,15 @@ def training_step(
 
     ``package``: another version of qvit_lib (:func:`baseline_package`) whose model to time.
     """
-    import importlib
 
+    # lazy: loads torch; importing this module does not
     import torch
+
+    # lazy: loads torch; importing this module does not
     from torch.nn import functional as F
 
     models = importlib.import_module(f"{package.__name__}.models") if package is not None else None
+    # lazy: loads torch; importing this module does not
     from qvit_lib.models.vit import build_model
 
     build = models.build_model if models is not None else build_model
@@ -185,6 +197,7 @@ def compare_training_steps(
     variants: list[str] | tuple[str, ...], batch_size: int = 512, rounds: int = 5, device: str = "cpu"
 ) -> dict[str, float]:
     """Median seconds per training step of each variant, measured in turns in this process."""
+    # lazy: loads torch; importing this module does not
     from qvit_lib.training.process import keep_freed_memory
 
     keep_freed_memory()
@@ -278,10 +291,13 @@ def bench_training(
     batch size and d_h (1.5 means 1.5× slower). Models compared with each other run in
     turns, ``steps`` rounds each, and the median is kept.
     """
+    # lazy: loads torch; importing this module does not
     import torch
-    from tqdm.auto import tqdm
 
+    # lazy: loads torch and PennyLane; importing this module does not
     from qvit_lib.quantum.qnodes import DEVICE_ORDER, device_usable
+
+    # lazy: loads torch; importing this module does not
     from qvit_lib.training.process import keep_freed_memory
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -357,7 +373,7 @@ DESIGN_VARIANTS = (
     "hybrid-angle-cmx-pe-rk4",
     "qproj-cmx-pe-qmlp-rk4",
 )
-DESIGN_TARGETS = {"hybrid-angle-cmx-pe-qmlp": 1.5}  # × classical; every other new variant at order 1: 3×
+DESIGN_TARGETS = {"hybrid-angle-cmx-pe-qmlp": 1.5}  #: × classical; every other new variant at order 1: 3×
 DESIGN_DEFAULT_TARGET = 3.0
 
 
@@ -369,9 +385,8 @@ def bench_design(
     Each order-1 variant has a target (:data:`DESIGN_TARGETS`, else 3× the classical step);
     a Runge–Kutta variant of order k evaluates its layers k times and has none.
     """
+    # lazy: loads torch; importing this module does not
     import torch
-
-    from qvit_lib.models.vit import ViTConfig
 
     seconds = compare_training_steps(
         ("classical-cmx-pe", *[v for v in variants if v != "classical-cmx-pe"]), batch_size, steps, device
@@ -440,8 +455,6 @@ def bench_sweep(
 
     Each configuration runs in fresh processes, so thread settings cannot leak between them.
     """
-    import subprocess
-    import sys
 
     jobs = [v for v in variants for _ in range(repeats)]
     cores = os.cpu_count() or 1
@@ -486,11 +499,6 @@ def run_benchmarks(
     Default output: ``data/bench/<suite>.json``; in quick mode ``data/cache/bench/<suite>.json``
     (a smoke test should not replace the committed figures).
     """
-    import json
-    from pathlib import Path
-
-    from qvit_lib.core.config import CACHE_DIR, DATA_DIR
-    from qvit_lib.core.errors import ConfigError
 
     if suite == "training":
         if quick:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import socket
 import sys
@@ -31,13 +32,22 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import torch
+import torch.distributed as dist
 
+from qvit_lib.analysis.metrics import classifier_metrics, compact_roc, delong_test, roc_auc
 from qvit_lib.core import paper
 from qvit_lib.core.config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR
-from qvit_lib.core.errors import CheckpointError, ConfigError
+from qvit_lib.core.errors import CheckpointError, ConfigError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version, stamp
+from qvit_lib.data.dataset import DataError, EcalDataset, resolve_location, shown_path
+from qvit_lib.models.variants import ViTConfig, all_variants
+from qvit_lib.models.vit import build_model, count_parameters
 from qvit_lib.runs import store
 from qvit_lib.runs.store import result_paths, run_name
+from qvit_lib.training.checkpoint import RunIdentity
+from qvit_lib.training.classifier import predict_logits, train
+from qvit_lib.training.process import distributed_rank
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -81,8 +91,8 @@ __all__ = [
 
 
 CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
-SIMULATION_SEED = 2024  # the seed of the committed sample; larger simulated sets use it too
-TEST_SLICE_EVENTS = 2000  # a run records its metrics on the first events of its test split too
+SIMULATION_SEED = 2024  #: the seed of the committed sample; larger simulated sets use it too
+TEST_SLICE_EVENTS = 2000  #: a run records its metrics on the first events of its test split too
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,7 @@ class Protocol:
     description: str = ""
 
 
+#: The training protocols by name (chapter 6).
 PROTOCOLS = {
     "quick": Protocol("quick", 2_000, 1, description="CI smoke run: 2 000 events of the committed sample, 1 epoch"),
     "cpu": Protocol(
@@ -119,11 +130,13 @@ PROTOCOLS = {
     ),
 }
 
-SEEDED_VARIANTS = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")  # run with three seeds
+SEEDED_VARIANTS = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")  #: run with three seeds
+#: The seeds a sweep runs for each variant.
 SWEEP_SEEDS = (0, 1, 2)
 # Chapter 9's runs (all with pooling cmx and pe), the costliest first so that two workers finish
 # together: attention × feed-forward × order 1 and 4, RK2 and RK3 of the classical model, and the
 # public code's own hybrid1 layer (blind loader, quantum feed-forward).
+#: The design-space runs of chapter 9.
 DESIGN_RUNS = (
     "qproj-cmx-pe-qmlp-rk4",
     "qproj-cmx-pe-rk4",
@@ -139,8 +152,8 @@ DESIGN_RUNS = (
     "classical-cmx-pe-qmlp",
     "hybrid-cmx-pe-qmlp",
 )
-SWEEP_FAMILIES = ("paper", "design")  # the paper's 22 variants, or chapter 9's runs
-EVERY_SEED_PROTOCOLS = ("converged",)  # protocols whose sweep runs every variant with every seed
+SWEEP_FAMILIES = ("paper", "design")  #: the paper's 22 variants, or chapter 9's runs
+EVERY_SEED_PROTOCOLS = ("converged",)  #: protocols whose sweep runs every variant with every seed
 
 
 def get_protocol(name: str) -> Protocol:
@@ -152,7 +165,6 @@ def get_protocol(name: str) -> Protocol:
 
 def check_variant(name: str) -> str:
     """``name`` if it is a variant, or a clear error saying what a variant name looks like."""
-    from qvit_lib.models.vit import ViTConfig
 
     ViTConfig.from_variant(name)
     return name
@@ -183,7 +195,6 @@ RECORD_SCHEMA: store.Schema = {
 
 def _check_names(record: dict[str, object], path: Path) -> None:
     """The record's variant, configuration, seed and protocol agree with each other and with its file's name."""
-    from qvit_lib.models.vit import ViTConfig
 
     store.check_record_names(
         record, path, lambda config: ViTConfig(**config), "variant", ("protocol.name", record["protocol"]["name"])
@@ -197,7 +208,6 @@ def read_run_record(path: Path) -> dict[str, object]:
 
 def _names_a_run(stem: str) -> bool:
     """Whether a results file's stem is a run's name: a variant, with ``-seed<S>`` for seeds above 0."""
-    from qvit_lib.models.vit import ViTConfig
 
     try:
         ViTConfig.from_variant(store.split_run_name(stem)[0])
@@ -211,7 +221,7 @@ def data_location(protocol: Protocol) -> Path:
 
     Simulated sets larger than the committed sample are generated once and cached.
     """
-    from qvit_lib.data.dataset import resolve_location
+    # lazy: loads SciPy; importing this module does not
     from qvit_lib.data.simulation import simulated_dataset
 
     if os.environ.get(DATA_ENV):
@@ -223,7 +233,6 @@ def data_location(protocol: Protocol) -> Path:
 
 def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[str, tuple], dict[str, object]]:
     """Train, validation and test tokens for a protocol, and a description of the data."""
-    from qvit_lib.data.dataset import DataError, EcalDataset, shown_path
 
     with EcalDataset(data_location(protocol)) as dataset:
         available = 2 * dataset.n_per_class
@@ -264,13 +273,6 @@ def run_variant(
     load the events once for many variants. Inside a torch.distributed group (``torchrun``)
     the training is data-parallel and rank 0 writes. Returns the record written to JSON.
     """
-    import torch
-
-    from qvit_lib.analysis.metrics import classifier_metrics, compact_roc
-    from qvit_lib.models.vit import build_model, count_parameters
-    from qvit_lib.training.checkpoint import RunIdentity
-    from qvit_lib.training.classifier import predict_logits, train
-    from qvit_lib.training.process import distributed_rank
 
     check_variant(variant)
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
@@ -285,8 +287,6 @@ def run_variant(
     if not resume and checkpoint.exists() and rank == 0:
         checkpoint.unlink()
     if world > 1:
-        import torch.distributed as dist
-
         dist.barrier()
     resumed = checkpoint.exists()
     if resume and rank == 0:
@@ -354,7 +354,6 @@ def load_trained(variant: str, protocol: str = "cpu", seed: int = 0, results_dir
     Checks the weights against the architecture and the parameter count against the record,
     so a stale or foreign file is refused with a clear error rather than loaded wrongly.
     """
-    from qvit_lib.models.vit import ViTConfig, build_model
 
     check_variant(variant)
     model, record = store.load_network(
@@ -368,7 +367,7 @@ def load_trained(variant: str, protocol: str = "cpu", seed: int = 0, results_dir
     return TrainedRun(model, record)
 
 
-DESIGN_FAMILIES = {  # chapter 9's new layers: which variants carry each
+DESIGN_FAMILIES = {  #: chapter 9's new layers: which variants carry each
     "quantum feed-forward": lambda config: config.feed_forward == "qmlp",
     "quantum projections": lambda config: config.attention == "qproj",
     "Runge–Kutta layers": lambda config: config.rk_order > 1,
@@ -381,7 +380,6 @@ def best_of_design_families(results_dir: Path | None = None) -> dict[str, str]:
     The converged protocol trains these with every seed. A variant of two families (e.g.
     ``-qmlp-rk4``) competes in both.
     """
-    from qvit_lib.models.vit import ViTConfig
 
     records = [r for r in load_results("cpu", results_dir, DESIGN_RUNS).values() if r["seed"] == 0]
     best = {}
@@ -409,7 +407,6 @@ def sweep_plan(
     variant with every seed: first the ``cmx-pe`` variants and ``none-cmx-pe`` with all
     seeds (the comparisons that need a spread soonest), then the rest seed by seed.
     """
-    from qvit_lib.models.vit import all_variants
 
     if family not in SWEEP_FAMILIES:
         raise ConfigError(f"unknown sweep family {family!r}; valid: {', '.join(SWEEP_FAMILIES)}")
@@ -487,7 +484,6 @@ def sweep(
     same results directory share the work instead of training runs twice. Returns
     (variant, seed, status) for this process's share.
     """
-    import torch
 
     chosen = get_protocol(protocol)
     rank = int(os.environ.get("RANK", 0)) if rank is None else rank
@@ -533,7 +529,6 @@ def sweep(
 
 def _sweep_worker(protocol: str, seeds: tuple[int, ...], results_dir: Path | None, plan) -> None:
     """One single-threaded worker of :func:`sweep_in_processes`: a whole sweep, sharing runs by claims."""
-    import torch
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -561,9 +556,6 @@ def sweep_in_processes(
     Each run is deterministic for its seed: it always trains with one thread. Returns the
     status of every run of the plan after the workers are done.
     """
-    import multiprocessing
-
-    from qvit_lib.core.errors import TrainingInterrupted
 
     chosen = get_protocol(protocol)
     plan = plan if plan is not None else sweep_plan(seeds, chosen.name)
@@ -602,7 +594,7 @@ def load_results(
 ) -> dict[str, dict[str, object]]:
     """Every committed result of a protocol, keyed by run name (variant, ``-seed<S>``).
 
-    ``variants``: only the runs of these variants (e.g. :func:`~qvit_lib.models.vit.all_variants`,
+    ``variants``: only the runs of these variants (e.g. :func:`~qvit_lib.models.variants.all_variants`,
     the paper's 22, when chapter 9's runs share the directory).
     """
     root = (results_dir or store.RESULTS_DIR) / protocol
@@ -612,7 +604,6 @@ def load_results(
 
 def results_table(results: dict[str, dict[str, object]]) -> list[dict[str, object]]:
     """One row per seed-0 run: our test metrics and parameters beside the paper's, where it has them."""
-    from qvit_lib.models.vit import ViTConfig
 
     rows = []
     for record in results.values():
@@ -664,7 +655,6 @@ def idle_training_seconds(record: dict[str, object]) -> float:
 
 def test_split(protocol: str) -> tuple[object, object]:
     """The test events (tokens, labels) every run of a protocol was tested on."""
-    from qvit_lib.data.dataset import EcalDataset
 
     chosen = get_protocol(protocol)
     with EcalDataset(data_location(chosen)) as dataset:
@@ -683,8 +673,6 @@ def test_scores(
     ``events``: the test split if already loaded (:func:`test_split`). The AUC of the logits
     must equal the recorded test AUC, so weights and record are known to belong together.
     """
-    from qvit_lib.analysis.metrics import roc_auc
-    from qvit_lib.training.classifier import predict_logits
 
     tokens, labels = events if events is not None else test_split(protocol)
     model, record = load_trained(variant, protocol, seed, results_dir)
@@ -706,7 +694,6 @@ def paired_comparison(
     ``run_a`` and ``run_b`` are (variant, seed); ``events`` the protocol's test split if
     already loaded (:func:`test_split`). Each run's AUC is checked against its record.
     """
-    from qvit_lib.analysis.metrics import delong_test
 
     events = events if events is not None else test_split(protocol)
     a, b = (test_scores(protocol, variant, seed, events) for variant, seed in (run_a, run_b))
@@ -725,9 +712,8 @@ def seed_comparison(
     (is the difference one of the variants, not of a lucky seed?), so that "within noise" is numbers.
     ``ahead``: the variant with the higher AUC on every seed, or None where the seeds disagree.
     """
+    # lazy: loads SciPy; importing this module does not
     from scipy import stats
-
-    from qvit_lib.analysis.metrics import delong_test
 
     seeds = sorted({s for v, s in scores if v == variant_a} & {s for v, s in scores if v == variant_b})
     if not seeds:
@@ -747,7 +733,7 @@ def seed_comparison(
     }
 
 
-LATE_FRACTION = 0.1  # a best epoch in the last 10 % of a run's epochs: it may still have been improving
+LATE_FRACTION = 0.1  #: a best epoch in the last 10 % of a run's epochs: it may still have been improving
 
 
 def seed_table(results: dict[str, dict[str, object]], variants: list[str] | None = None) -> list[dict[str, object]]:

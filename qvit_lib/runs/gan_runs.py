@@ -19,14 +19,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qvit_lib.analysis.metrics import classifier_metrics
+from qvit_lib.analysis.shower_comparison import compare_showers
 from qvit_lib.core.config import CACHE_DIR
 from qvit_lib.core.errors import ConfigError, DataError
 from qvit_lib.core.provenance import code_version, stamp
+from qvit_lib.data.dataset import SPLITS, EcalDataset, normalise_energy, patchify, resolve_location, shown_path
 from qvit_lib.models.gan import GANConfig, build_gan, to_log_energy
 from qvit_lib.models.vit import count_parameters
 from qvit_lib.runs import store
 from qvit_lib.runs.experiments import load_trained
 from qvit_lib.training.checkpoint import RunIdentity
+from qvit_lib.training.classifier import predict_logits
 from qvit_lib.training.gan import GANSchedule, train_gan
 
 __all__ = [
@@ -49,9 +53,9 @@ GAN_PROTOCOLS = {
     "quick": GANSchedule(steps=20, batch_size=32, log_every=5, checkpoint_every=10),
     "cpu": GANSchedule(steps=4_000, batch_size=128, log_every=50, checkpoint_every=250),
 }
-FIDELITY_MODEL = ("classical-cmx-pe", "cpu")  # the classifier that judges the classes
-GAN_FOLDER = "gan"  # data/results/gan/<protocol>/
-MIN_EVENTS_PER_CLASS = 20  # per split: the shape features' covariance (6 × 6) needs more events than features
+FIDELITY_MODEL = ("classical-cmx-pe", "cpu")  #: the classifier that judges the classes
+GAN_FOLDER = "gan"  #: data/results/gan/<protocol>/
+MIN_EVENTS_PER_CLASS = 20  #: per split: the shape features' covariance (6 × 6) needs more events than features
 
 RECORD_SCHEMA: store.Schema = {
     "name": str,
@@ -74,13 +78,13 @@ RECORD_SCHEMA: store.Schema = {
 
 
 def gan_protocol(name: str) -> GANSchedule:
+    """The schedule of a GAN protocol by name, or a clear error listing the known ones."""
     if name not in GAN_PROTOCOLS:
         raise ConfigError(f"unknown GAN protocol {name!r}; valid: {', '.join(GAN_PROTOCOLS)}")
     return GAN_PROTOCOLS[name]
 
 
 def _energies(location, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    from qvit_lib.data.dataset import EcalDataset
 
     with EcalDataset(location) as dataset:
         return dataset.load(split, n, normalise=False)
@@ -88,9 +92,6 @@ def _energies(location, split: str, n: int | None = None) -> tuple[np.ndarray, n
 
 def class_fidelity(energy: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """The committed classifier on showers of known class: accuracy and ROC AUC (electron vs photon)."""
-    from qvit_lib.analysis.metrics import classifier_metrics
-    from qvit_lib.data.dataset import normalise_energy, patchify
-    from qvit_lib.training.classifier import predict_logits
 
     model, _ = load_trained(*FIDELITY_MODEL)
     tokens = torch.from_numpy(patchify(normalise_energy(np.asarray(energy, np.float32))))
@@ -100,7 +101,6 @@ def class_fidelity(energy: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 def evaluate_generator(generator, location=None, seed: int = 0, n_per_class: int | None = None) -> dict[str, object]:
     """Generated against simulated test showers, per class, with the simulated-vs-simulated floor."""
-    from qvit_lib.analysis.shower_comparison import compare_showers
 
     test_energy, test_labels = _energies(location, "test")
     val_energy, val_labels = _energies(location, "val")
@@ -146,7 +146,6 @@ def _check_enough_events(location) -> None:
 
     The splits alternate photons and electrons, so each holds half its events of each class.
     """
-    from qvit_lib.data.dataset import SPLITS, EcalDataset, shown_path
 
     with EcalDataset(location) as dataset:
         per_class = {split: dataset.split_size(split) // 2 for split in SPLITS}
@@ -169,7 +168,6 @@ def run_gan(
     n_eval_per_class: int | None = None,
 ) -> dict[str, object]:
     """Train one GAN under a protocol on the data's training split, evaluate it, write its results."""
-    from qvit_lib.data.dataset import resolve_location, shown_path
 
     schedule = gan_protocol(protocol)
     code_version()  # read now (and kept): the record names the code this run started with

@@ -14,20 +14,28 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from qvit_lib.analysis.metrics import classifier_metrics
-from qvit_lib.core.errors import ConfigError
+from qvit_lib.core.errors import ConfigError, RecordError
 from qvit_lib.core.provenance import stamp, write_record
+from qvit_lib.data.dataset import EcalDataset
 from qvit_lib.models.attention import HybridMultiHeadAttention, QuantumProjectionAttention
 from qvit_lib.models.feedforward import QuantumFeedForward
+from qvit_lib.models.variants import ATTENTION_LOADERS, ViTConfig
+from qvit_lib.quantum import qnodes
+from qvit_lib.quantum.ansatz import query_key_parameter_count, value_parameter_count
 from qvit_lib.quantum.device.noise import Execution
+from qvit_lib.runs import store
+from qvit_lib.runs.experiments import data_location, get_protocol, load_trained
 from qvit_lib.training.checkpoint import progress_enabled
-from qvit_lib.training.classifier import predict_logits
+from qvit_lib.training.classifier import predict_logits, train
 
 __all__ = [
     "EVALUATION_BATCH",
@@ -46,13 +54,19 @@ __all__ = [
     "circuit_layers",
     "device_seconds",
     "HARDWARE_RESULTS",
+    "FINE_TUNING",
+    "SCAN_SCHEMA",
+    "FINE_TUNING_SCHEMA",
+    "hardware_path",
+    "read_hardware_record",
+    "hardware_records",
     "SCAN_EVENTS",
     "run_device_scan",
     "run_shot_fine_tuning",
 ]
 
 
-EVALUATION_BATCH = 256  # events per forward pass: the shot sampler's tensors stay small
+EVALUATION_BATCH = 256  #: events per forward pass: the shot sampler's tensors stay small
 
 
 def device_circuits(model: nn.Module) -> list[HybridMultiHeadAttention | QuantumFeedForward]:
@@ -91,9 +105,9 @@ def device_metrics(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor,
     return classifier_metrics(logits, labels)
 
 
-SHOTS_SCAN = (10, 30, 100, 300, 1_000, 3_000, 10_000, 100_000)  # shots per circuit and token
-DEPOLARIZING_SCAN = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)  # p after every gate
-READOUT_SCAN = (0.003, 0.01, 0.03, 0.1)  # bit-flip probability per measured qubit
+SHOTS_SCAN = (10, 30, 100, 300, 1_000, 3_000, 10_000, 100_000)  #: shots per circuit and token
+DEPOLARIZING_SCAN = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)  #: p after every gate
+READOUT_SCAN = (0.003, 0.01, 0.03, 0.1)  #: bit-flip probability per measured qubit
 
 
 def robustness_scan(
@@ -112,7 +126,6 @@ def robustness_scan(
     Every setting is evaluated with each sampling seed in ``seeds`` (noise without shots is
     exact, so it needs one); ``exact`` is the reference every row is compared with.
     """
-    from tqdm.auto import tqdm
 
     settings = [("shots", Execution(shots=s, seed=seed)) for s in shots for seed in seeds]
     settings += [("depolarizing", Execution(depolarizing=p)) for p in depolarizing]
@@ -142,7 +155,6 @@ def fine_tune_with_shots(
     shot noise of its own). Validation runs with the same shots, so the best epoch is
     chosen as a device would choose it. Returns the training history and best epoch.
     """
-    from qvit_lib.training.classifier import train
 
     with emulate(model, Execution(shots=shots, seed=seed)):
         result = train(model, train_set, val_set, epochs=epochs, lr=lr, seed=seed, progress=progress)
@@ -158,8 +170,6 @@ def circuit_budget(variant: str, shots: int = 1_000) -> dict[str, object]:
     with respect to its P angles and its d inputs (which depend on earlier parameters): by
     the parameter-shift rule two more executions per angle and per input.
     """
-    from qvit_lib.models.vit import ATTENTION_LOADERS, ViTConfig
-    from qvit_lib.quantum.ansatz import query_key_parameter_count, value_parameter_count
 
     config = ViTConfig.from_variant(variant)
     per_token: list[tuple[str, int, int, int]] = []  # (circuit, count, angles, inputs) per token and layer
@@ -216,6 +226,7 @@ class DeviceRates:
         return _critical_path(ops, self.one_qubit_gate_seconds, self.two_qubit_gate_seconds)
 
 
+#: The devices of chapter 10's cost model.
 DEVICES = (
     DeviceRates(
         "IBM Heron r2 (ibm_fez)",
@@ -250,9 +261,8 @@ def circuit_gates(circuit: str, n_qubits: int, loader: str = "angle", layers: in
     ``circuit``: "query/key", "value" or "feed-forward" (the value-type circuits of chapters 5
     and 9) or "projection" (chapter 9's quantum projection with ``layers`` entangler layers).
     """
+    # lazy: loads PennyLane; importing this module does not
     import pennylane as qml
-
-    from qvit_lib.quantum import qnodes
 
     x, theta = [0.1] * n_qubits, [0.2] * (3 * n_qubits + 1)
     builders = {
@@ -281,7 +291,6 @@ def _native_gates(ops: list) -> list:
 
 def circuit_layers(variant: str) -> list[dict[str, object]]:
     """Each circuit of a variant with its gates and its depth in layers (gates on disjoint wires share one)."""
-    from qvit_lib.models.vit import ATTENTION_LOADERS, ViTConfig
 
     config = ViTConfig.from_variant(variant)
     loader = ATTENTION_LOADERS.get(config.attention, "angle")
@@ -307,23 +316,88 @@ def device_seconds(variant: str, device: DeviceRates, shots: int) -> dict[str, f
     return {"inference": inference, "training_step": training}
 
 
-HARDWARE_RESULTS = "hardware"  # data/results/hardware/: the scans and fine-tuning runs of chapter 10
-SCAN_EVENTS = 4_000  # test events per setting: the first of the protocol's test split
+HARDWARE_RESULTS = "hardware"  #: data/results/hardware/<protocol>/: the scans and fine-tuning runs of chapter 10
+SCAN_EVENTS = 4_000  #: test events per setting: the first of the protocol's test split
+FINE_TUNING = "-finetune-shots"  #: a fine-tuning record is named <variant>-finetune-shots<S>
+
+_PROVENANCE: store.Schema = {"machine": dict, "versions": dict, "code": dict, "finished": str}
+_METRICS: store.Schema = {"accuracy": float, "bce": float, "auc": float}
+SCAN_SCHEMA: store.Schema = {
+    "variant": str,
+    "protocol": str,
+    "seed": int,
+    "events": int,
+    "exact": _METRICS,
+    "rows": list,
+    "wall_seconds": float,
+    **_PROVENANCE,
+}
+"""A device scan's record (:func:`run_device_scan`): every field and its type."""
+FINE_TUNING_SCHEMA: store.Schema = {
+    "variant": str,
+    "protocol": str,
+    "shots": int,
+    "epochs": int,
+    "n_train": int,
+    "events": int,
+    "sampling_seeds": list,
+    "arms": dict,
+    "wall_seconds": float,
+    **_PROVENANCE,
+}
+"""A shot fine-tuning run's record (:func:`run_shot_fine_tuning`): every field and its type."""
 
 
-def _record_path(name: str, results_dir=None) -> Path:
-    """Where a record of this module lives: ``data/results/hardware/<name>.json``; checked writable."""
-    from qvit_lib.runs import store
+def hardware_path(name: str, protocol: str, seed: int = 0, results_dir: Path | None = None) -> Path:
+    """Where a record of this module lives: ``data/results/hardware/<protocol>/<run>.json``."""
+    return store.result_paths(protocol, name, seed, folder=HARDWARE_RESULTS, results_dir=results_dir).record
 
-    path = (results_dir or store.RESULTS_DIR) / HARDWARE_RESULTS / f"{name}.json"
-    store.check_output_paths(path)
-    return path
+
+def _check_scan_names(record: dict[str, object], path: Path) -> None:
+    """A scan's variant, seed and protocol are those its file's name and folder say."""
+    variant, seed = store.split_run_name(path.stem)
+    ViTConfig.from_variant(record["variant"])  # a clear error for a name that is no variant
+    for field, expected in (("variant", variant), ("seed", seed), ("protocol", path.parent.name)):
+        if record[field] != expected:
+            raise RecordError(f"{path}: field '{field}' is {record[field]!r}, but the file is that of {expected!r}")
+
+
+def _check_fine_tuning_names(record: dict[str, object], path: Path) -> None:
+    """A fine-tuning record's variant, shots and protocol are those its file's name and folder say."""
+    expected = {"variant": record["variant"], "shots": record["shots"], "protocol": path.parent.name}
+    if path.stem != f"{record['variant']}{FINE_TUNING}{record['shots']}" or record["protocol"] != expected["protocol"]:
+        raise RecordError(
+            f"{path}: the record is that of {record['variant']} with {record['shots']} shots under protocol "
+            f"{record['protocol']!r}, but its file is named {path.parent.name}/{path.name}"
+        )
+
+
+def read_hardware_record(path: Path) -> dict[str, object]:
+    """A scan's or a fine-tuning run's record, checked against its schema and its file's name."""
+    path = Path(path)
+    if FINE_TUNING in path.stem:
+        return store.read_record(path, FINE_TUNING_SCHEMA, _check_fine_tuning_names)
+    return store.read_record(path, SCAN_SCHEMA, _check_scan_names)
+
+
+def _names_a_record(stem: str) -> bool:
+    """Whether a file stem names a scan (a run's name) or a fine-tuning run of a variant."""
+    name = stem.split(FINE_TUNING)[0] if FINE_TUNING in stem else store.split_run_name(stem)[0]
+    try:
+        ViTConfig.from_variant(name)
+    except ConfigError:
+        return False
+    return True
+
+
+def hardware_records(protocol: str = "cpu", results_dir: Path | None = None) -> dict[str, dict[str, object]]:
+    """Every scan and fine-tuning record of a protocol, by file stem; other JSON files are skipped with a note."""
+    folder = hardware_path("x", protocol, results_dir=results_dir).parent
+    return store.list_records(folder, _names_a_record, read_hardware_record)
 
 
 def _test_events(protocol: str, n_events: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n_events`` of a protocol's test split: events its runs were tested on."""
-    from qvit_lib.data.dataset import EcalDataset
-    from qvit_lib.runs.experiments import data_location, get_protocol
 
     with EcalDataset(data_location(get_protocol(protocol))) as dataset:
         return dataset.tokens("test", n_events)
@@ -332,13 +406,10 @@ def _test_events(protocol: str, n_events: int) -> tuple[torch.Tensor, torch.Tens
 def run_device_scan(
     variant: str, protocol: str = "cpu", seed: int = 0, n_events: int = SCAN_EVENTS, results_dir=None, **scan
 ) -> dict[str, object]:
-    """:func:`robustness_scan` of a committed run, written to ``data/results/hardware/<run>.json``."""
-    import time
+    """:func:`robustness_scan` of a committed run, written to ``data/results/hardware/<protocol>/<run>.json``."""
 
-    from qvit_lib.runs.experiments import load_trained
-    from qvit_lib.runs.store import run_name
-
-    path = _record_path(run_name(variant, seed), results_dir)  # before the work, not after
+    path = hardware_path(variant, protocol, seed, results_dir)
+    store.check_output_paths(path)  # before the work, not after
     model, _ = load_trained(variant, protocol, seed)
     tokens, labels = _test_events(protocol, n_events)
     start = time.perf_counter()
@@ -368,13 +439,9 @@ def run_shot_fine_tuning(
     exact expectations, one with ``shots`` in the loop (validation too). Both are then
     tested exactly and at ``shots`` (several sampling seeds), beside the committed model.
     """
-    import time
 
-    from qvit_lib.data.dataset import EcalDataset
-    from qvit_lib.runs.experiments import data_location, get_protocol, load_trained
-    from qvit_lib.training.classifier import train
-
-    path = _record_path(f"{variant}-finetune-shots{shots}", results_dir)  # before the work, not after
+    path = hardware_path(f"{variant}{FINE_TUNING}{shots}", protocol, results_dir=results_dir)
+    store.check_output_paths(path)  # before the work, not after
     tokens, labels = _test_events(protocol, n_events)
     with EcalDataset(data_location(get_protocol(protocol))) as dataset:
         train_set, val_set = dataset.tokens("train", n_train), dataset.tokens("val", n_events)

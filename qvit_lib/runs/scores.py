@@ -21,7 +21,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from qvit_lib.analysis.metrics import roc_auc
 from qvit_lib.core.errors import CheckpointError, ConfigError
 from qvit_lib.runs import store
 from qvit_lib.runs.experiments import get_protocol, load_results, test_scores, test_split
@@ -30,8 +32,8 @@ from qvit_lib.runs.store import SCORES_SUFFIX
 __all__ = ["SCORES_SUFFIX", "SCORED_PROTOCOLS", "AUC_TOLERANCE", "scores_path", "score_runs", "load_scores"]
 
 
-SCORED_PROTOCOLS = ("converged",)  # whose runs chapter 7 compares pairwise: train and sweep store their scores
-AUC_TOLERANCE = 1e-4  # stored logits against the recorded AUC (as test_scores checks at scoring time)
+SCORED_PROTOCOLS = ("converged",)  #: whose runs chapter 7 compares pairwise: train and sweep store their scores
+AUC_TOLERANCE = 1e-4  #: stored logits against the recorded AUC (as test_scores checks at scoring time)
 
 
 def scores_path(protocol: str, variant: str, seed: int = 0, results_dir: Path | None = None) -> Path:
@@ -58,7 +60,6 @@ def score_runs(protocol: str, results_dir: Path | None = None, progress: bool = 
     Each run's logits are checked against its recorded test AUC before they are written.
     Returns run name → ``"scored"`` or ``"kept"``.
     """
-    from tqdm.auto import tqdm
 
     get_protocol(protocol)
     records = load_results(protocol, results_dir)
@@ -92,7 +93,6 @@ def load_scores(
     Refuses a run without scores, or with scores of the run before it was retrained: the
     message gives the command that rescores.
     """
-    from qvit_lib.analysis.metrics import roc_auc
 
     rescore = f"python -m qvit_lib scores --protocol {protocol}"
     scores: dict[tuple[str, int], np.ndarray] = {}

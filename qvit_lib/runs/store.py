@@ -5,8 +5,8 @@ networks, a weights file beside it:
 
     data/results/<folder>/<protocol>/<name>[-seed<S>].json   (and .pt, and .scores.npz)
 
-where ``<folder>`` is empty for classifiers and ``gan`` for GANs (device scans live in
-``data/results/hardware/``). Seed 0 has no suffix, so the committed names stay what the
+where ``<folder>`` is empty for classifiers, ``gan`` for GANs and ``hardware`` for the device
+scans and shot fine-tuning runs of chapter 10. Seed 0 has no suffix, so the committed names stay what the
 chapters cite. Every write is atomic (a temporary file, then a rename). A record is checked
 against its kind's schema when it is read: truncated JSON, a missing or unknown field, a
 wrong type, or a name that disagrees with the file's → :class:`~qvit_lib.core.errors.RecordError`

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
 
 from qvit_lib.analysis.metrics import classifier_metrics
 from qvit_lib.core import paper
@@ -113,7 +116,7 @@ def train(
     run the checkpoint belongs to: resuming another run's checkpoint is refused, and the
     interrupt message gives the command that resumes this one.
 
-    Process-wide side effect: :func:`keep_freed_memory` changes glibc's malloc thresholds
+    Process-wide side effect: :func:`~qvit_lib.training.process.keep_freed_memory` changes glibc's malloc thresholds
     (large temporaries are kept in the heap and reused).
 
     Inside an initialised ``torch.distributed`` group (e.g. under ``torchrun``) the run is
@@ -121,7 +124,6 @@ def train(
     ``batch_size``, gradients are averaged (DistributedDataParallel), and the optimisation is
     the single-process one up to rounding. Only rank 0 writes the checkpoint.
     """
-    from tqdm.auto import tqdm
 
     if epochs < 1:
         raise ConfigError(f"epochs must be >= 1, got {epochs}")
@@ -136,9 +138,6 @@ def train(
     rank, world = distributed_rank()
     network = model
     if world > 1:
-        import torch.distributed as dist
-        from torch.nn.parallel import DistributedDataParallel
-
         device = next(model.parameters()).device
         network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     generator = torch.Generator().manual_seed(seed)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from qvit_lib.core.errors import ConfigError, TrainingDiverged, TrainingInterrupted
 from qvit_lib.models.gan import ShowerDiscriminator, ShowerGenerator
@@ -77,7 +78,6 @@ def train_gan(
     and says so; a non-finite loss stops with the last good checkpoint kept. ``run`` names the
     run the checkpoint belongs to (:mod:`qvit_lib.training.checkpoint`).
     """
-    from tqdm.auto import tqdm
 
     u_real, labels = showers
     if u_real.ndim != 3 or u_real.shape[1:] != (32, 32) or len(labels) != len(u_real):

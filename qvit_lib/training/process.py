@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 
 import torch
+import torch.distributed as dist
 
 __all__ = ["distributed_rank", "init_distributed_from_env", "keep_freed_memory"]
 
 
 def distributed_rank() -> tuple[int, int]:
     """(rank, world size) of this process in an initialised torch.distributed group, else (0, 1)."""
-    import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -23,7 +25,6 @@ def init_distributed_from_env() -> bool:
 
     NCCL on GPUs, gloo on CPUs. Returns True when training runs data-parallel.
     """
-    import torch.distributed as dist
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
         return False
@@ -46,8 +47,6 @@ def keep_freed_memory(limit_bytes: int = 32 * 2**20, keep_bytes: int = 2**30) ->
     heap, the memory is reused without faults. Process-wide; returns False where it does not
     apply (not glibc) and changes nothing there. 32 MiB is glibc's largest allowed threshold.
     """
-    import ctypes
-    import ctypes.util
 
     name = ctypes.util.find_library("c")
     try:

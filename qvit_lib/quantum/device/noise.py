@@ -42,11 +42,11 @@ import torch
 
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.quantum.ansatz import check_loader
+from qvit_lib.quantum.circuits import ansatz_gates, loader_gates
 
 __all__ = [
     "Execution",
     "EXACT",
-    "gate_sequence",
     "loader_gate_count",
     "z_subsets",
     "string_coefficients",
@@ -93,22 +93,9 @@ class Execution:
 EXACT = Execution()
 
 
-def gate_sequence(kind: str, n_qubits: int) -> list[tuple[str, tuple[int, ...], int | None]]:
-    """The ansatz of a circuit as (gate, wires, angle index) in the order they act."""
-    d = n_qubits
-    ring = [("cnot", (q, (q + 1) % d), None) for q in range(d)]
-    gates = [("rx", (q,), q) for q in range(d)] + [("ry", (q,), d + q) for q in range(d)]
-    gates += ring + [("ry", (q,), 2 * d + q) for q in range(d)]
-    if kind == "query_key":
-        return gates + ring + [("ry", (0,), 3 * d)]
-    if kind == "value":
-        return gates
-    raise ConfigError(f"unknown circuit {kind!r}; valid: query_key, value")
-
-
 def loader_gate_count(loader: str) -> int:
     """Gates of the data loader on each qubit: H and RX(x), or RX(x) alone."""
-    return 2 if check_loader(loader) == "hadamard" else 1
+    return len(loader_gates(1, loader))
 
 
 def z_subsets(kind: str, n_qubits: int) -> list[tuple[int, ...]]:
@@ -182,14 +169,14 @@ def string_coefficients(theta: torch.Tensor, kind: str, n_qubits: int, depolariz
     z_index = [sum(3 * 4 ** (d - 1 - q) for q in subset) for subset in z_subsets(kind, d)]
     observable = basis[z_index].expand(theta.shape[0], -1, -1, -1)  # (H, K, D, D)
     cnot = _CNOT.to(theta.device, complex_dtype)
-    for gate, wires, slot in reversed(gate_sequence(kind, d)):
+    for gate in reversed(ansatz_gates(kind, d)):
         if depolarizing:
-            for wire in wires:
+            for wire in gate.wires:
                 observable = _depolarize(observable, wire, depolarizing, d)
-        if gate == "cnot":
-            matrix = _embed(cnot, wires, d)
+        if gate.name == "cnot":
+            matrix = _embed(cnot, gate.wires, d)
         else:
-            matrix = _embed(_rotation(gate, theta[:, slot]), wires, d)[:, None]  # (H, 1, D, D)
+            matrix = _embed(_rotation(gate.name, theta[:, gate.index]), gate.wires, d)[:, None]  # (H, 1, D, D)
         observable = matrix.conj().transpose(-2, -1) @ observable @ matrix
     # c_P = Tr(P O) / 2^d, real for a Hermitian O
     return torch.einsum("pij,hkji->hkp", basis, observable).real / 2**d
@@ -212,7 +199,7 @@ def _kept_strings(n_qubits: int, loader: str) -> torch.Tensor:
 
 
 def loaded_features(heads: torch.Tensor, loader: str, depolarizing: float = 0.0) -> torch.Tensor:
-    """∏_k b̃_k[P_k] of the loaded product state for the strings of :func:`_kept_strings`: (..., n_kept).
+    """∏_k b̃_k[P_k] of the loaded product state for the strings of ``_kept_strings``: (..., n_kept).
 
     b̃_k = (1, λ^g ⟨X⟩_k, λ^g ⟨Y⟩_k, λ^g ⟨Z⟩_k) with the loader's g gates, each followed by the
     channel (λ = 1 − 4p/3); only the letters the loader can show are kept.
@@ -310,7 +297,7 @@ def head_outputs(
 ) -> torch.Tensor:
     """Q, K and the d values of every token and head as a device would return them: (..., H, 2 + d).
 
-    The layout of :func:`qvit_lib.quantum.exact.head_expectations`. With shots, the values are the
+    The layout of :func:`qvit_lib.quantum.exact.heads.head_expectations`. With shots, the values are the
     sampled estimates in the forward pass and the gradient is that of the exact (noisy)
     expectations — a straight-through estimator, as for training with shot noise in the loop.
     """

@@ -11,7 +11,7 @@ Three forms of the same numbers, one module each:
 * :mod:`~qvit_lib.quantum.exact.quadratic` — from 5 qubits on, where the series outgrows it: a real
   quadratic form r(x)ᵀ A_k r(x).
 
-:func:`head_expectations` chooses between the last two. All are exact: the tests compare
+:func:`~qvit_lib.quantum.exact.heads.head_expectations` chooses between the last two. All are exact: the tests compare
 them with PennyLane's default.qubit and lightning.qubit (:func:`qvit_lib.quantum.qnodes.compare_with_backend`),
 values and gradients, to 1e-10 in float64.
 """

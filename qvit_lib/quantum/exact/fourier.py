@@ -194,7 +194,7 @@ def circuit_fourier_coefficients(
     """Fourier coefficients of Q = ⟨Z₀⟩, K = ⟨Z₀⟩ and V = (⟨Z_j⟩)_j as functions of a head's input x.
 
     For parameter vectors (H, ·): constant (H, K), cos and sin coefficients (H, K, M), with
-    K = 2 + d outputs and the M frequencies of :func:`loader_frequencies` (how: :func:`_circuit_series`).
+    K = 2 + d outputs and the M frequencies of :func:`loader_frequencies` (how: ``_circuit_series``).
     """
     return _circuit_series(theta_q, theta_k, theta_v, n_qubits, loader, "all")
 
@@ -454,7 +454,7 @@ class _FourierSeries(torch.autograd.Function):
         return grad_x.permute(2, 0, 1), grad_rows, None, None
 
 
-SERIES_CHUNK_TOKENS = 16_384  # a batch of 512 events of 32 tokens: one chunk
+SERIES_CHUNK_TOKENS = 16_384  #: a batch of 512 events of 32 tokens: one chunk
 
 
 def evaluate_series(x: torch.Tensor, weights: SeriesWeights, chunk_tokens: int = SERIES_CHUNK_TOKENS) -> torch.Tensor:

@@ -32,7 +32,7 @@ def head_expectations(
     Returns (..., H, 2 + d): Q, K, then the d values. ``method``: "fourier", "quadratic"
     or "auto" (the Fourier series up to d_h = 4, the quadratic form beyond) — the same
     numbers either way. ``series``: the series weights of these parameters when already
-    built (see :func:`layered_series_weights`).
+    built (see :func:`~qvit_lib.quantum.exact.fourier.layered_series_weights`).
     """
     d = heads.shape[-1]
     if method not in ("auto", "fourier", "quadratic"):

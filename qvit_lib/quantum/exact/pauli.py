@@ -39,11 +39,12 @@ import torch
 
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.quantum.ansatz import check_loader
+from qvit_lib.quantum.circuits import Circuit, build_circuit, columns
 
 I, X, Y, Z = 0, 1, 2, 3  # Pauli letters  # noqa: E741
 LETTERS = "IXYZ"
 AXES = {"rx": X, "ry": Y, "rz": Z}
-MAX_TERMS = 4096  # Pauli strings per circuit beyond which propagation is refused
+MAX_TERMS = 4096  #: Pauli strings per circuit beyond which propagation is refused
 
 _PAULI = [
     np.eye(2, dtype=complex),
@@ -117,24 +118,37 @@ class PauliCircuit:
                 raise ConfigError(f"unknown rotation {gate!r}; valid: {', '.join(AXES)}")
 
 
-def cnot_ring(n_qubits: int) -> tuple[tuple[int, int], ...]:
-    """CNOT 0→1, 1→2, …, (d−1)→0: the ring of the paper's circuits."""
-    return tuple((q, (q + 1) % n_qubits) for q in range(n_qubits))
+def from_circuit(circuit: Circuit) -> PauliCircuit:
+    """The Pauli-propagation form of a gate list: its ansatz as whole rotation layers and CNOT groups.
 
-
-def entangler_ring(n_qubits: int) -> tuple[tuple[int, int], ...]:
-    """The ring of PennyLane's BasicEntanglerLayers: none on 1 qubit, a single CNOT on 2."""
-    if n_qubits == 1:
-        return ()
-    return ((0, 1),) if n_qubits == 2 else cnot_ring(n_qubits)
+    The rotation layers before the first CNOT go to ``pre`` (they act on the product state);
+    each layer must rotate every qubit q about one axis with angle slot first + q.
+    """
+    d = circuit.n_qubits
+    groups: list[tuple[str, object]] = []
+    for step in columns(circuit.ansatz):
+        gate = step[0]
+        if gate.name == "cnot":
+            if groups and groups[-1][0] == "cnots":
+                groups[-1] = ("cnots", groups[-1][1] + (gate.wires,))
+            else:
+                groups.append(("cnots", (gate.wires,)))
+            continue
+        if sorted(g.wires[0] for g in step) != list(range(d)) or any(
+            g.name != gate.name or g.source != "theta" or g.index - g.wires[0] != gate.index - gate.wires[0]
+            for g in step
+        ):
+            raise ConfigError(f"Pauli propagation takes whole rotation layers; {circuit.kind} has a partial one")
+        groups.append((gate.name, gate.index - gate.wires[0]))
+    first_cnots = next((i for i, (name, _) in enumerate(groups) if name == "cnots"), 1)
+    return PauliCircuit(
+        d, circuit.loader, tuple(groups[:first_cnots]), tuple(groups[first_cnots:]), circuit.measured, circuit.n_angles
+    )
 
 
 def value_circuit(n_qubits: int, loader: str) -> PauliCircuit:
     """The paper's value circuit on d qubits: loader, RX, RY, CNOT ring, RY; ⟨Z_j⟩ for all j (3d angles)."""
-    d = n_qubits
-    return PauliCircuit(
-        d, loader, (("rx", 0), ("ry", d)), (("cnots", cnot_ring(d)), ("ry", 2 * d)), tuple(range(d)), 3 * d
-    )
+    return from_circuit(build_circuit("value", n_qubits, loader))
 
 
 def projection_circuit(n_qubits: int, layers: int = 1) -> PauliCircuit:
@@ -142,13 +156,7 @@ def projection_circuit(n_qubits: int, layers: int = 1) -> PauliCircuit:
 
     PennyLane's AngleEmbedding followed by BasicEntanglerLayers.
     """
-    d = n_qubits
-    if layers < 1:
-        raise ConfigError(f"a projection circuit needs at least one layer, got {layers}")
-    body: list[tuple[str, object]] = [("cnots", entangler_ring(d))]
-    for layer in range(1, layers):
-        body += [("rx", layer * d), ("cnots", entangler_ring(d))]
-    return PauliCircuit(d, "angle", (("rx", 0),), tuple(body), tuple(range(d)), layers * d)
+    return from_circuit(build_circuit("projection", n_qubits, layers=layers))
 
 
 # A term: (sign, letters, factors, power), factors a sorted tuple of (angle slot, 0 for cos / 1
@@ -405,9 +413,8 @@ __all__ = [
     "MAX_TERMS",
     "PauliCircuit",
     "bloch_vectors",
-    "cnot_ring",
     "describe",
-    "entangler_ring",
+    "from_circuit",
     "pauli_expectations",
     "projection_circuit",
     "propagate",

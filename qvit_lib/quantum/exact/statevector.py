@@ -16,18 +16,22 @@ Qubit 0 is the most significant bit of the state index, as in PennyLane.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
-from qvit_lib.quantum.ansatz import check_loader
+from qvit_lib.core.errors import ConfigError
+from qvit_lib.quantum.circuits import Gate, ansatz_gates, cnot_ring, columns, loader_gates
 
 __all__ = [
     "rx",
     "ry",
     "ry_real",
     "layer",
+    "cnot_matrix",
     "cnot_ring_matrix",
     "pauli_z",
+    "gates_unitary",
     "value_unitary",
     "query_key_unitary",
     "observables",
@@ -70,17 +74,21 @@ def layer(gates: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def cnot_ring_matrix(n_qubits: int, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
-    """The permutation matrix of CNOT 0→1, 1→2, …, (d−1)→0 (applied in that order)."""
+def cnot_matrix(pairs: Sequence[tuple[int, int]], n_qubits: int, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+    """The permutation matrix of the CNOTs (control, target) applied in the order given."""
     dim = 2**n_qubits
     index = torch.arange(dim)
-    for control in range(n_qubits):
-        target = (control + 1) % n_qubits
+    for control, target in pairs:
         control_bit = (index >> (n_qubits - 1 - control)) & 1
         index = index ^ (control_bit << (n_qubits - 1 - target))
     matrix = torch.zeros(dim, dim, dtype=dtype)
     matrix[index, torch.arange(dim)] = 1  # basis state b goes to index(b)
     return matrix
+
+
+def cnot_ring_matrix(n_qubits: int, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+    """The permutation matrix of the CNOT ring 0→1, 1→2, …, (d−1)→0."""
+    return cnot_matrix([gate.wires for gate in cnot_ring(n_qubits)], n_qubits, dtype)
 
 
 def pauli_z(n_qubits: int, wire: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -89,24 +97,39 @@ def pauli_z(n_qubits: int, wire: int, dtype: torch.dtype = torch.float64) -> tor
     return (1 - 2 * ((index >> (n_qubits - 1 - wire)) & 1)).to(dtype)
 
 
+_SINGLE = {"rx": rx, "ry": ry}
+
+
+def gates_unitary(gates: Sequence[Gate], theta: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """U(θ) of an ansatz's gate list for a batch of parameter vectors (..., P): (..., 2^d, 2^d).
+
+    Step by step (:func:`~qvit_lib.quantum.circuits.columns`): a step of one-qubit gates is
+    one Kronecker product (the identity on the wires it leaves alone), a CNOT a permutation.
+    """
+    complex_dtype = _complex(theta.dtype)
+    u = torch.eye(2**n_qubits, dtype=complex_dtype, device=theta.device).expand(*theta.shape[:-1], -1, -1)
+    identity = torch.eye(2, dtype=complex_dtype, device=theta.device).expand(*theta.shape[:-1], 2, 2)
+    for step in columns(tuple(gates)):
+        if step[0].name == "cnot":
+            u = cnot_matrix([step[0].wires], n_qubits, complex_dtype).to(theta.device) @ u
+            continue
+        per_wire = [identity] * n_qubits
+        for gate in step:
+            if gate.source != "theta":
+                raise ConfigError(f"gates_unitary takes an ansatz: {gate.name} on wire {gate.wires[0]} reads an input")
+            per_wire[gate.wires[0]] = _SINGLE[gate.name](theta[..., gate.index])
+        u = layer(torch.stack(per_wire, dim=-3)) @ u
+    return u
+
+
 def value_unitary(theta: torch.Tensor, n_qubits: int) -> torch.Tensor:
     """U(θ) of the value ansatz for a batch of parameter vectors (..., 3d)."""
-    d = n_qubits
-    ring = cnot_ring_matrix(d, _complex(theta.dtype)).to(theta.device)
-    u = layer(rx(theta[..., 0:d]))
-    u = layer(ry(theta[..., d : 2 * d])) @ u
-    u = ring @ u
-    return layer(ry(theta[..., 2 * d : 3 * d])) @ u
+    return gates_unitary(ansatz_gates("value", n_qubits), theta, n_qubits)
 
 
 def query_key_unitary(theta: torch.Tensor, n_qubits: int) -> torch.Tensor:
     """U(θ) of the query/key ansatz (..., 3d+1): the value ansatz, a CNOT ring, RY on qubit 0."""
-    d = n_qubits
-    ring = cnot_ring_matrix(d, _complex(theta.dtype)).to(theta.device)
-    last = torch.cat(
-        [theta[..., 3 * d : 3 * d + 1], torch.zeros_like(theta[..., : d - 1])], dim=-1
-    )  # RY on qubit 0 only
-    return layer(ry(last)) @ ring @ value_unitary(theta[..., : 3 * d], d)
+    return gates_unitary(ansatz_gates("query_key", n_qubits), theta, n_qubits)
 
 
 def observables(unitary: torch.Tensor, wires: list[int]) -> torch.Tensor:
@@ -120,19 +143,22 @@ def observables(unitary: torch.Tensor, wires: list[int]) -> torch.Tensor:
 def product_state(x: torch.Tensor, loader: str) -> torch.Tensor:
     """ψ(x) of the data loader for values x (..., d): (..., 2^d) complex.
 
-    ``hadamard``: each qubit RX(x)H|0⟩ = e^{−ix/2}|+⟩; ``angle``: RX(x)|0⟩ = (cos x/2, −i sin x/2).
+    Each qubit's loader gates act on its |0⟩ (``hadamard``: RX(x)H|0⟩ = e^{−ix/2}|+⟩;
+    ``angle``: RX(x)|0⟩ = (cos x/2, −i sin x/2)); the state is their Kronecker product.
     """
-    check_loader(loader)
-    c, s = torch.cos(x / 2), torch.sin(x / 2)
-    if loader == "hadamard":
-        # RX(x)|+⟩ = (cos x/2 − i sin x/2)/√2 · (1, 1)
-        amp = torch.complex(c, -s) / math.sqrt(2)
-        qubits = torch.stack([amp, amp], dim=-1)
-    else:
-        qubits = torch.stack([torch.complex(c, torch.zeros_like(c)), torch.complex(torch.zeros_like(s), -s)], dim=-1)
-    state = qubits[..., 0, :]
-    for q in range(1, x.shape[-1]):
-        state = (state[..., :, None] * qubits[..., q, None, :]).flatten(-2, -1)
+    d = x.shape[-1]
+    complex_dtype = _complex(x.dtype)
+    zero = torch.zeros(*x.shape[:-1], 2, dtype=complex_dtype, device=x.device)
+    zero[..., 0] = 1
+    qubits = [zero] * d
+    hadamard = torch.tensor([[1, 1], [1, -1]], dtype=complex_dtype, device=x.device) / math.sqrt(2)
+    for gate in loader_gates(d, loader):
+        q = gate.wires[0]
+        matrix = hadamard if gate.name == "h" else _SINGLE[gate.name](x[..., gate.index])
+        qubits[q] = (matrix @ qubits[q][..., None])[..., 0]
+    state = qubits[0]
+    for q in range(1, d):
+        state = (state[..., :, None] * qubits[q][..., None, :]).flatten(-2, -1)
     return state
 
 
