@@ -15,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Build the whole book, executing every chapter (full mode) on the default data.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	QVIT_PROGRESS=0 $(BIN)/jupyter-book build . --all -W -n --keep-going
 
 # Lint, then the unit tests, every chapter under nbval and the browser tests, in quick mode.
 test: lint

@@ -197,3 +197,16 @@ def test_keep_freed_memory_reuses_a_freed_block_without_page_faults():
     }
     assert faults["kept"] < 200 < 2000 < faults["default"], faults
     assert torch.ones(8 * 2**20).sum() == 8 * 2**20  # and large tensors still allocate and free
+
+
+def test_progress_bars_are_off_in_the_book_build_and_under_ci(monkeypatch):
+    from qvit_lib.core.config import progress_enabled
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("QVIT_PROGRESS", raising=False)
+    assert progress_enabled() and not progress_enabled(False)
+    monkeypatch.setenv("QVIT_PROGRESS", "0")  # what `make book` sets
+    assert not progress_enabled() and progress_enabled(True)
+    monkeypatch.delenv("QVIT_PROGRESS")
+    monkeypatch.setenv("CI", "1")
+    assert not progress_enabled()

@@ -6,13 +6,25 @@ import os
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["QUICK_ENV", "DATA_ENV", "REPO_ROOT", "DATA_DIR", "DEFAULT_DATA_DIR", "CACHE_DIR", "quick_mode", "pick"]
+__all__ = [
+    "QUICK_ENV",
+    "DATA_ENV",
+    "PROGRESS_ENV",
+    "REPO_ROOT",
+    "DATA_DIR",
+    "DEFAULT_DATA_DIR",
+    "CACHE_DIR",
+    "quick_mode",
+    "pick",
+    "progress_enabled",
+]
 
 
 T = TypeVar("T")
 
 QUICK_ENV = "QVIT_QUICK"
 DATA_ENV = "QVIT_DATA"
+PROGRESS_ENV = "QVIT_PROGRESS"  #: 0 turns the progress bars off (the book's build sets it)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  #: qvit_lib/core/config.py → the repository
 DATA_DIR = REPO_ROOT / "data"
@@ -31,3 +43,15 @@ def quick_mode() -> bool:
 def pick(full: T, quick: T) -> T:
     """``quick`` in quick mode, ``full`` otherwise — for sizes, epochs and sample counts."""
     return quick if quick_mode() else full
+
+
+def progress_enabled(progress: bool | None = None) -> bool:
+    """Whether to draw tqdm bars: as asked, else on unless ``QVIT_PROGRESS`` is 0 or ``CI`` is set.
+
+    ``make book`` sets ``QVIT_PROGRESS=0``, so no bar shows in the rendered pages; in JupyterLab
+    and on the command line the bars are on.
+    """
+    if progress is not None:
+        return progress
+    off = os.environ.get(PROGRESS_ENV, "").strip().lower() in ("0", "false", "no")
+    return not (off or os.environ.get("CI"))

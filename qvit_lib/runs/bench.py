@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qvit_lib.core import paper
-from qvit_lib.core.config import CACHE_DIR, DATA_DIR, REPO_ROOT
+from qvit_lib.core.config import CACHE_DIR, DATA_DIR, REPO_ROOT, progress_enabled
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.core.provenance import machine, processor, versions
 from qvit_lib.models.variants import ViTConfig
@@ -270,7 +270,7 @@ def bench_training(
     steps: int = 7,
     devices: tuple[str, ...] | None = None,
     device: str | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     baseline: str | None = None,
     device_budget_s: float = 90.0,
 ) -> dict[str, object]:
@@ -313,7 +313,9 @@ def bench_training(
             groups[(512, d_h)] = [("classical", "classical-cmx-pe"), ("fused", "hybrid-angle-cmx-pe")]
     keep_freed_memory()  # as train() does: large temporaries reused, not page-faulted in anew
     records = []
-    for (batch, d_h), members in tqdm(groups.items(), desc="benchmark", unit="group", disable=not progress):
+    for (batch, d_h), members in tqdm(
+        groups.items(), desc="benchmark", unit="group", disable=not progress_enabled(progress)
+    ):
         closures = [
             training_step(v, batch, "fused", device, package=old if b == "baseline" else None, n_heads=16 // d_h)
             for b, v in members

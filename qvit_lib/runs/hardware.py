@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from qvit_lib.analysis.metrics import classifier_metrics
+from qvit_lib.core.config import progress_enabled
 from qvit_lib.core.errors import ConfigError, RecordError
 from qvit_lib.core.provenance import stamp, write_record
 from qvit_lib.data.dataset import EcalDataset
@@ -34,7 +35,6 @@ from qvit_lib.quantum.ansatz import query_key_parameter_count, value_parameter_c
 from qvit_lib.quantum.device.noise import Execution
 from qvit_lib.runs import store
 from qvit_lib.runs.experiments import data_location, get_protocol, load_trained
-from qvit_lib.training.checkpoint import progress_enabled
 from qvit_lib.training.classifier import predict_logits, train
 
 __all__ = [

@@ -24,6 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qvit_lib.analysis.metrics import roc_auc
+from qvit_lib.core.config import progress_enabled
 from qvit_lib.core.errors import CheckpointError, ConfigError
 from qvit_lib.runs import store
 from qvit_lib.runs.experiments import get_protocol, load_results, test_scores, test_split
@@ -54,7 +55,7 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
     return logits, labels, finished
 
 
-def score_runs(protocol: str, results_dir: Path | None = None, progress: bool = True) -> dict[str, str]:
+def score_runs(protocol: str, results_dir: Path | None = None, progress: bool | None = None) -> dict[str, str]:
     """Score every committed run of ``protocol`` that has no scores yet (or was retrained since).
 
     Each run's logits are checked against its recorded test AUC before they are written.
@@ -73,7 +74,7 @@ def score_runs(protocol: str, results_dir: Path | None = None, progress: bool = 
     if todo:
         events = test_split(protocol)
         labels = np.packbits(events[1].numpy().astype(bool))
-        for name in tqdm(todo, desc="scoring runs", unit="run", disable=not progress):
+        for name in tqdm(todo, desc="scoring runs", unit="run", disable=not progress_enabled(progress)):
             record = records[name]
             logits = test_scores(protocol, record["variant"], record["seed"], events, results_dir)
             temporary = paths[name].with_name(paths[name].name + ".tmp.npz")

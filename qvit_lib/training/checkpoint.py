@@ -25,7 +25,6 @@ __all__ = [
     "check_identity",
     "check_state_fits",
     "interrupted_message",
-    "progress_enabled",
 ]
 
 
@@ -39,11 +38,6 @@ class RunIdentity:
 
     def as_record(self) -> dict[str, object]:
         return {"name": self.name, "seed": self.seed, "protocol": self.protocol}
-
-
-def progress_enabled(progress: bool | None) -> bool:
-    """tqdm bars: on by default, off under CI (``CI`` set) or when asked."""
-    return (not os.environ.get("CI")) if progress is None else progress
 
 
 def save_atomically(state: dict, path: Path) -> None:

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from qvit_lib.analysis.metrics import classifier_metrics
 from qvit_lib.core import paper
+from qvit_lib.core.config import progress_enabled
 from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, TrainingDiverged, TrainingInterrupted
 from qvit_lib.training import checkpoint as checkpoints
 from qvit_lib.training.checkpoint import RunIdentity, check_identity, check_state_fits, save_atomically
@@ -170,7 +171,7 @@ def train(
         desc="training",
         unit="batch",
         mininterval=1.0,
-        disable=not checkpoints.progress_enabled(progress) or rank != 0,
+        disable=not progress_enabled(progress) or rank != 0,
     )
     epoch, batch_index, saved_epoch = first_epoch, 0, first_epoch
     try:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from qvit_lib.core.config import progress_enabled
 from qvit_lib.core.errors import ConfigError, TrainingDiverged, TrainingInterrupted
 from qvit_lib.models.gan import ShowerDiscriminator, ShowerGenerator
 from qvit_lib.training import checkpoint as checkpoints
@@ -132,7 +133,7 @@ def train_gan(
         desc="GAN",
         unit="step",
         mininterval=1.0,
-        disable=not checkpoints.progress_enabled(progress),
+        disable=not progress_enabled(progress),
     )
     start = time.perf_counter()
     step = first
