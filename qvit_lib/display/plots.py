@@ -18,7 +18,6 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 
-from qvit_lib.analysis.shower_comparison import common_bins
 from qvit_lib.data.dataset import ELECTRON, PHOTON
 from qvit_lib.models.integrators import TABLEAUS, runge_kutta_step
 from qvit_lib.quantum import exact
@@ -577,24 +576,40 @@ def seed_band_curves(
 
 
 def roc_curves(
-    results: Mapping[str, Mapping[str, object]], names: Sequence[str], ax: plt.Axes | None = None
+    results: Mapping[str, Mapping[str, object]],
+    names: Sequence[str],
+    ax: plt.Axes | None = None,
+    min_efficiency: float = 0.1,
 ) -> plt.Axes:
-    """ROC curves from committed results, the HEP way: photon rejection 1/ε_γ (log) against electron efficiency ε_e."""
+    """ROC curves from committed results, the HEP way: photon rejection 1/ε_γ (log) against
+    electron efficiency ε_e, for ε_e ≥ ``min_efficiency`` (the working points; below it the
+    rejection of a few events would take most of the height).
+
+    A model whose scores do not depend on the event has no curve of its own: its ROC is the
+    chance line, drawn dotted in its colour, with that said in the legend.
+    """
     if ax is None:
-        _, ax = column_figure(1, 1, height=3.6, width=5.2)
+        _, ax = column_figure(1, 1, height=3.4 + 0.22 * (len(names) + 1), width=5.2)
+    efficiency = np.linspace(min_efficiency, 1, 200)
+    highest = 2.0
     for name in names:
         record = results[name]
         fpr = np.asarray(record["roc"]["false_positive_rate"])
         tpr = np.asarray(record["roc"]["true_positive_rate"])
-        keep = fpr > 0
-        ax.plot(tpr[keep], 1 / fpr[keep], label=f"{name} (AUC {record['test']['auc']:.3f})")
-    efficiency = np.linspace(0.01, 1, 100)
+        keep = (fpr > 0) & (tpr >= min_efficiency)
+        label = f"{name} (AUC {record['test']['auc']:.3f})"
+        if keep.sum() < 3:  # constant scores: (0, 0) and (1, 1) only, the chance line
+            ax.plot(efficiency, 1 / efficiency, ls=":", lw=2.2, label=label + ": constant score, on the chance line")
+            continue
+        ax.plot(tpr[keep], 1 / fpr[keep], label=label)
+        highest = max(highest, float((1 / fpr[keep]).max()))
     ax.plot(efficiency, 1 / efficiency, color="grey", lw=0.8, ls="--", label="chance")
     ax.set_yscale("log")
-    ax.set_xlim(0, 1)
+    ax.set_xlim(min_efficiency, 1)
+    ax.set_ylim(1, highest * 1.2)
     ax.set_xlabel("electron efficiency ε_e (true-positive rate)")
     ax.set_ylabel("photon rejection 1/ε_γ")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), fontsize=9, frameon=False)  # below: hides no curve
     return ax
 
 
@@ -606,27 +621,30 @@ _BENCH_SERIES = {  # label: (backend, variant, colour)
 
 
 def bench_backends(records: Sequence[Mapping[str, object]], ax: plt.Axes | None = None) -> plt.Axes:
-    """Training-step time per backend at batch 512 and d_h = 4, on a log axis (points, not bars);
-    hollow points are extrapolated."""
-    if ax is None:
-        _, ax = column_figure(1, 1, height=3.0)
+    """Training-step time per backend at batch 512 and d_h = 4: one row per backend, time on a
+    log axis, the ratio to the classical step beside each point; hollow points are extrapolated."""
     chosen = [r for r in records if r["batch_size"] == 512 and r["d_h"] == 4]
+    if ax is None:
+        _, ax = column_figure(1, 1, height=0.9 + 0.32 * len(chosen))
     for i, r in enumerate(chosen):
         colour = {"classical": "tab:grey", "baseline": "tab:brown"}.get(r["backend"], "tab:purple")
-        ax.plot(i, r["step_seconds"], "o", ms=8, color=colour, mfc="white" if r["extrapolated"] else colour)
+        ax.plot(r["step_seconds"], i, "o", ms=7, color=colour, mfc="white" if r["extrapolated"] else colour)
         ax.annotate(
-            f"{r['ratio_to_classical']:.2g}×",
-            (i, r["step_seconds"]),
+            f"{r['ratio_to_classical']:,.0f}×" if r["ratio_to_classical"] >= 100 else f"{r['ratio_to_classical']:.2g}×",
+            (r["step_seconds"], i),
             textcoords="offset points",
-            xytext=(0, 8),
-            ha="center",
+            xytext=(8, 0),
+            va="center",
             fontsize=9,
         )
-    labels = [f"{r['backend']}\n{r['variant'].replace('-cmx-pe', '')}" for r in chosen]
-    ax.set_xticks(range(len(chosen)), labels, fontsize=9, rotation=0)
-    ax.set_xlim(-0.6, len(chosen) - 0.4)
-    ax.set_yscale("log")
-    ax.set_ylabel("seconds per step (batch 512)")
+    labels = [f"{r['variant'].replace('-cmx-pe', '')}, {r['backend']}" for r in chosen]
+    ax.set_yticks(range(len(chosen)), labels, fontsize=9)
+    ax.set_ylim(len(chosen) - 0.5, -0.5)
+    ax.set_xscale("log")
+    low, high = min(r["step_seconds"] for r in chosen), max(r["step_seconds"] for r in chosen)
+    ax.set_xlim(low / 1.6, high * 3)  # room for the ratio labels
+    ax.set_xlabel("seconds per training step (batch 512)")
+    ax.grid(axis="x", which="major", lw=0.4, alpha=0.5)
     return ax
 
 
@@ -738,14 +756,19 @@ def runge_kutta_orbits(steps: int = 12) -> plt.Figure:
     return fig
 
 
-def auc_vs_parameters(points: Sequence[Mapping[str, object]], yardstick: float, ax: plt.Axes | None = None) -> plt.Axes:
-    """Test AUC against trainable parameters, one marker per run; the seed spread as an error bar.
+def auc_vs_parameters(
+    points: Sequence[Mapping[str, object]], yardstick: float | None = None, ax: plt.Axes | None = None
+) -> plt.Axes:
+    """Test AUC against trainable parameters, one labelled marker per variant.
 
     ``points``: mappings with ``variant``, ``parameters``, ``auc`` and ``family`` (legend
-    group); ``yardstick``: the standard deviation of the AUC over seeds, drawn on every point.
+    group), and ``sd`` (the AUC's standard deviation over seeds) where several seeds were
+    trained: only those points carry an error bar. Every point outside the paper's family is
+    labelled, and a paper variant marked ``annotate``. ``yardstick``, if given, is drawn once
+    in a corner as the typical seed spread, for the single-seed points.
     """
     if ax is None:
-        _, ax = column_figure(1, 1, height=4.4)
+        _, ax = column_figure(1, 1, height=4.8)
     markers = {
         "paper": ("o", "tab:grey"),
         "qmlp": ("s", "tab:purple"),
@@ -758,30 +781,54 @@ def auc_vs_parameters(points: Sequence[Mapping[str, object]], yardstick: float, 
         label = None if point["family"] in seen else point["family"]
         seen.add(point["family"])
         ax.errorbar(
-            point["parameters"],
-            point["auc"],
-            yerr=yardstick,
-            fmt=marker,
-            color=colour,
-            ms=5,
-            capsize=2,
-            lw=0.8,
-            label=label,
-        )
-    for point in points:
-        if point.get("annotate"):
+            point["parameters"], point["auc"], yerr=point.get("sd"), fmt=marker, color=colour,
+            ms=5, capsize=2, lw=0.8, label=label,
+        )  # fmt: skip
+    labelled = [p for p in points if p["family"] != "paper" or p.get("annotate")]
+    aucs = [p["auc"] for p in points]
+    gap = 0.045 * (max(aucs) - min(aucs) + 0.02)  # label spacing in AUC units
+    widest = max(p["parameters"] for p in points)
+    for crowded in (False, True):  # the many variants near the paper's size get a column of labels
+        group = sorted((p for p in labelled if (p["parameters"] > 0.6 * widest) == crowded), key=lambda p: p["auc"])
+        heights = _spread([p["auc"] for p in group], gap)
+        for point, height in zip(group, heights):
+            x = widest * 1.35 if crowded else point["parameters"] * 1.1
             ax.annotate(
-                point["variant"],
+                _short_variant(str(point["variant"])),
                 (point["parameters"], point["auc"]),
-                textcoords="offset points",
-                xytext=(4, -10),
+                xytext=(x, height),
+                textcoords="data",
+                va="center",
                 fontsize=9,
+                color="0.25",
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5, "shrinkA": 0, "shrinkB": 3},
             )
+    if yardstick is not None:
+        x = ax.get_xlim()[0] * 1.15
+        y = min(p["auc"] for p in points)
+        ax.errorbar(x, y, yerr=yardstick, fmt="none", color="0.4", capsize=3, lw=1)
+        ax.annotate("typical seed SD", (x, y), textcoords="offset points", xytext=(6, -3), fontsize=9, color="0.4")
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel("test ROC AUC")
-    ax.legend(title="variant family (error bar: seed SD)", loc="lower right")
+    ax.set_xlim(right=widest * 2.6)  # room for the column of labels
+    ax.margins(y=0.08)
+    ax.legend(title="variant family", loc="lower left", bbox_to_anchor=(0, 1.01), ncol=4, fontsize=9)
     return ax
+
+
+def _spread(heights: Sequence[float], gap: float) -> list[float]:
+    """Sorted label heights moved apart to at least ``gap``, centred on where they wanted to be."""
+    placed: list[float] = []
+    for h in heights:
+        placed.append(max(h, placed[-1] + gap) if placed else h)
+    shift = (sum(heights) - sum(placed)) / len(placed) if placed else 0.0
+    return [h + shift for h in placed]
+
+
+def _short_variant(name: str) -> str:
+    """A variant's name without the suffix every point of a plot shares (``-cmx-pe``)."""
+    return name.replace("-cmx-pe", "").replace("hybrid-angle", "h-angle")
 
 
 def device_scan(scans: Mapping[str, Mapping[str, object]], knob: str, metric: str = "auc") -> plt.Figure:
@@ -840,10 +887,25 @@ SHAPE_LABELS = {  #: the shower shapes of qvit_lib.analysis.shower_comparison, w
 }
 
 
+def _reference_bins(reference: np.ndarray, bins: int) -> np.ndarray:
+    """Bin edges over the reference sample's central 99 %, widened by a tenth each side: the
+    simulated shape sets the axis, and a generated tail beyond it piles into the edge bins."""
+    low, high = np.quantile(reference, [0.005, 0.995])
+    if high <= low:
+        high = low + 1.0
+    pad = 0.1 * (high - low)
+    return np.linspace(low - pad, high + pad, bins + 1)
+
+
 def shape_ratios(
     generated: Mapping[str, np.ndarray], simulated: Mapping[str, np.ndarray], names: Sequence[str], bins: int = 30
 ) -> plt.Figure:
-    """Each shower shape's histogram, generated against simulated, with their ratio below (HEP style)."""
+    """Each shower shape's histogram, generated against simulated, with their ratio below (HEP style).
+
+    The bins span the simulated sample (``_reference_bins``); generated values beyond them
+    are counted in the first or last bin, so a generator's tail shows there instead of
+    stretching the axis.
+    """
 
     columns = 3
     rows = -(-len(names) // columns)
@@ -852,7 +914,7 @@ def shape_ratios(
     for index, name in enumerate(names):
         top = fig.add_subplot(grid[2 * (index // columns), index % columns])
         bottom = fig.add_subplot(grid[2 * (index // columns) + 1, index % columns], sharex=top)
-        edges = common_bins(generated[name], simulated[name], bins)
+        edges = _reference_bins(simulated[name], bins)
         counts = {}
         for label, sample, style in (("simulated", simulated, "-"), ("generated", generated, "--")):
             values = np.clip(sample[name], edges[0], edges[-1])
@@ -899,7 +961,9 @@ def device_cost(
     ax.set_yscale("log")
     ax.set_xlabel("shots per circuit S")
     ax.set_ylabel("time per event [s]")
-    ax.legend(fontsize=9, loc="lower right")
+    ax.legend(
+        fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False
+    )  # below: covers nothing
     return fig
 
 
