@@ -26,7 +26,18 @@ MIN_TEXT_PIXELS = 9.0  # ... and the smallest it may be shown at
 # Notes and paths that are not for readers: the team's background file (named in two parts,
 # so that a search of the sources for it finds only pages that show it), temp paths, debug prints.
 NOTES_FILE = "REFER" + "ENCE"
-FORBIDDEN_TEXT = (NOTES_FILE, r"/tmp/", r"quick mode: (True|False)")
+MAX_BLOCK_PIXELS = 1500  # a table or output taller than this must be collapsed
+FORBIDDEN_TEXT = (
+    NOTES_FILE,
+    r"/tmp/",
+    r"quick mode: (True|False)",
+    # development-log residue: sessions, processors, revision hashes, missed targets, progress bars
+    r"first session",
+    r"same processor name",
+    r"\b[0-9a-f]{40}\b",
+    r"target \(missed\)",
+    r"\d+%\|[█▏▎▍▌▋▊▉ ]*\|",
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root in a container
     "--disable-gpu",
@@ -93,6 +104,8 @@ class PageReport:
     overflowing: list[str] = field(default_factory=list)
     shrunk_figures: list[str] = field(default_factory=list)
     forbidden_text: list[str] = field(default_factory=list)
+    tall_blocks: list[str] = field(default_factory=list)
+    assert_lines: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -109,6 +122,8 @@ class PageReport:
         out += [f"wider than the column (cut off or scrolling): {o}" for o in self.overflowing]
         out += [f"figure text rendered below {MIN_TEXT_PIXELS} px: {f}" for f in self.shrunk_figures]
         out += [f"page shows {t!r}" for t in self.forbidden_text]
+        out += [f"taller than {MAX_BLOCK_PIXELS} px and not collapsed: {b}" for b in self.tall_blocks]
+        out += [f"shows a check to the reader: {a}" for a in self.assert_lines]
         return out
 
 
@@ -140,8 +155,19 @@ _INSPECT = """() => {
       .filter(i => i.naturalWidth > 0)
       .map(i => [i.getAttribute('src'), i.clientWidth / i.naturalWidth]),
     text: document.body.innerText,
+    // A table or an output block the reader must scroll past: collapsed ones have no height.
+    tall: [...document.querySelectorAll('article.bd-article table, article.bd-article .cell_output')]
+      .filter(e => e.getBoundingClientRect().height > MAX_BLOCK_PIXELS)
+      .map(e => `${e.tagName.toLowerCase()} of ${Math.round(e.getBoundingClientRect().height)} px: ` +
+                e.innerText.trim().split('\\n')[0].slice(0, 60)),
+    // Checks belong in hidden cells: no visible code line starts with assert.
+    asserts: [...document.querySelectorAll('article.bd-article .cell_input pre, article.bd-article div.highlight pre')]
+      .filter(e => e.getBoundingClientRect().height > 0)
+      .flatMap(e => e.innerText.split('\\n'))
+      .filter(line => /^\\s*assert\\b/.test(line))
+      .map(line => line.trim().slice(0, 80)),
   };
-}"""
+}""".replace("MAX_BLOCK_PIXELS", str(MAX_BLOCK_PIXELS))
 
 
 def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
@@ -211,6 +237,7 @@ def check_page(page, url: str, screenshot: Path | None = None) -> PageReport:
             if smallest * scale < MIN_TEXT_PIXELS
         ]
         report.forbidden_text = [t for t in FORBIDDEN_TEXT if re.search(t, found["text"])]
+        report.tall_blocks, report.assert_lines = found["tall"], found["asserts"]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)

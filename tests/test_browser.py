@@ -20,10 +20,15 @@ HTML = REPO_ROOT / "_build" / "html"
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
 
 
+def _entries(entries: list[dict]) -> list[str]:
+    """The files of toc entries and of their sections, in reading order."""
+    return [f for e in entries for f in [e["file"], *_entries(e.get("sections", []))]]
+
+
 def _toc_pages() -> list[str]:
     toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
     parts = toc.get("parts", [toc])  # chapters grouped in parts, or one flat list
-    files = [toc["root"]] + [entry["file"] for part in parts for entry in part.get("chapters", [])]
+    files = [toc["root"]] + [f for part in parts for f in _entries(part.get("chapters", []))]
     assert len(files) > 10, "the table of contents lists too few pages"
     return [f"{f}.html" for f in files] + ["genindex.html", "search.html"]
 
@@ -192,6 +197,32 @@ def test_the_checker_catches_overflow_shrunk_figures_and_notes(page, tmp_path):
     assert "wider than the column (cut off or scrolling): pre: x = value" in problems
     assert "wide.png (shown at 34%" in problems and "fits.png" not in problems
     assert f"page shows '{NOTES_FILE}'" in problems and "page shows '/tmp/'" in problems
+
+
+def test_the_checker_catches_tall_blocks_visible_asserts_and_residue(page, tmp_path):
+    """Planted failures: a 60-row table, an output block 2 000 px tall, a visible assert, a
+    progress bar and a revision hash; a collapsed tall block and a hidden assert pass."""
+    rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(60))
+    (tmp_path / "long.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'></head><body>"
+        "<article class='bd-article' style='width: 690px'>"
+        f"<table style='line-height: 30px'>{rows}</table>"
+        "<div class='cell_output' style='height: 2000px'>tall output</div>"
+        "<details><summary>more</summary><div class='cell_output' style='height: 2000px'>hidden</div></details>"
+        "<div class='cell_input'><pre>x = 1\nassert x == 1</pre></div>"
+        "<div class='cell_input' style='display: none'><pre>assert hidden</pre></div>"
+        "<pre>100%|██████████| 40/40 [00:01&lt;00:00]</pre>"
+        f"<p>code {'ab12' * 10}</p></article></body></html>"
+    )
+    with serve(tmp_path) as url:
+        report = check_page(page, f"{url}/long.html")
+    problems = "\n".join(report.problems)
+    assert "taller than 1500 px and not collapsed: table of" in problems
+    assert "cell_output" not in problems and "div of 2000 px: tall output" in problems and "hidden" not in problems
+    assert "shows a check to the reader: assert x == 1" in problems and "assert hidden" not in problems
+    from .browser import FORBIDDEN_TEXT
+
+    assert set(report.forbidden_text) == {FORBIDDEN_TEXT[-1], FORBIDDEN_TEXT[-3]}  # the bar and the hash
 
 
 def test_a_clean_page_passes_the_checker(page, tmp_path):
