@@ -24,6 +24,7 @@ from qvit_lib.quantum import exact
 from qvit_lib.quantum.circuits import Circuit, build_circuit, columns
 
 __all__ = [
+    "auc_against_cost",
     "COLUMN_INCHES",
     "MIN_FONT_POINTS",
     "STYLE",
@@ -984,3 +985,20 @@ def gan_training(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.
         ax.set_xlabel("training step")
         ax.legend(fontsize=9)
     return fig
+
+
+def auc_against_cost(rows: Mapping[str, Mapping[str, object]], reference: str = "classical") -> plt.Axes:
+    """Test AUC (mean ± seed SD) against CPU minutes per training run, one labelled point per
+    family (chapter 12); the ``reference`` family's AUC band is shaded across the plot."""
+    _, ax = column_figure(1, 1, height=3.6)
+    ref = rows[reference]
+    ax.axhspan(ref["auc"] - ref["sd"], ref["auc"] + ref["sd"], color="0.9", zorder=0, label=f"{reference} ± SD")
+    for family, r in rows.items():
+        ax.errorbar(r["minutes"], r["auc"], yerr=r["sd"], fmt="o", ms=5, capsize=2, lw=0.8)
+        ax.annotate(family, (r["minutes"], r["auc"]), textcoords="offset points", xytext=(6, -3), fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xlim(right=max(r["minutes"] for r in rows.values()) * 4)  # room for the labels
+    ax.set_xlabel("CPU minutes per training run (one thread)")
+    ax.set_ylabel("test ROC AUC")
+    ax.legend(loc="lower right", fontsize=9)
+    return ax
