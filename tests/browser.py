@@ -156,7 +156,7 @@ _INSPECT = """() => {
       .map(i => [i.getAttribute('src'), i.clientWidth / i.naturalWidth]),
     text: document.body.innerText,
     // A table or an output block the reader must scroll past: collapsed ones have no height.
-    tall: [...document.querySelectorAll('article.bd-article table, article.bd-article .cell_output')]
+    tall: [...document.querySelectorAll('article.bd-article table:not(.indextable), article.bd-article .cell_output')]
       .filter(e => e.getBoundingClientRect().height > MAX_BLOCK_PIXELS)
       .map(e => `${e.tagName.toLowerCase()} of ${Math.round(e.getBoundingClientRect().height)} px: ` +
                 e.innerText.trim().split('\\n')[0].slice(0, 60)),
