@@ -104,7 +104,7 @@ def bending_rad_gev(bfield_t: float = BFIELD_T, radius_m: float = ECAL_RADIUS_M)
     """Δφ·pT of a charged track at radius R in a solenoid field B, in rad·GeV: 0.3·B·R/2.
 
     The track's sagitta in the small-angle limit; for CMS (3.8 T, 1.29 m) 0.735, so a
-    50 GeV electron reaches the ECAL 0.0147 rad, 0.84 crystals, from where it would go straight.
+    50 GeV electron reaches the ECAL 0.0147 rad, 0.85 crystals, from where it would go straight.
     """
     return 0.3 * bfield_t * radius_m / 2
 
