@@ -159,15 +159,26 @@ def test_a_dead_widget_would_be_caught(page, tmp_path):
     assert report.sliders == 0 and report.problems
 
 
-def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(page, tmp_path):
-    (tmp_path / "planted.html").write_text(
-        "<!doctype html><html><head><link rel='icon' href='data:,'>"
-        "<script src='https://cdn.example.org/library.js'></script></head><body><p>planted</p>"
-        "<img src='missing.png' alt='missing'><p>| a | b |\n|---|---|\n| 1 | 2 |</p>"
-        "<script>throw new Error('planted failure')</script></body></html>"
+def checked(page, folder, body: str, head: str = "", article: bool = False):
+    """The checker's report on a page made of ``body`` (inside a 690 px book article if asked)."""
+    if article:
+        body = f"<article class='bd-article' style='width: 690px'>{body}</article>"
+    (folder / "planted.html").write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'>{head}</head>"
+        f"<body>{body}</body></html>"
     )
-    with serve(tmp_path) as url:
-        report = check_page(page, f"{url}/planted.html")
+    with serve(folder) as url:
+        return check_page(page, f"{url}/planted.html")
+
+
+def test_the_checker_catches_a_planted_js_error_missing_image_and_cdn_script(page, tmp_path):
+    report = checked(
+        page,
+        tmp_path,
+        "<p>planted</p><img src='missing.png' alt='missing'><p>| a | b |\n|---|---|\n| 1 | 2 |</p>"
+        "<script>throw new Error('planted failure')</script>",
+        head="<script src='https://cdn.example.org/library.js'></script>",
+    )
     problems = "\n".join(report.problems)
     assert "planted failure" in problems
     assert "image does not load: missing.png" in problems
@@ -183,16 +194,15 @@ def test_the_checker_catches_overflow_shrunk_figures_and_notes(page, tmp_path):
     Image.new("RGB", (2000, 300), "white").save(tmp_path / "wide.png")
     Image.new("RGB", (600, 300), "white").save(tmp_path / "fits.png")
     long_line = "x = " + " + ".join(["value"] * 40)
-    (tmp_path / "layout.html").write_text(
-        "<!doctype html><html><head><link rel='icon' href='data:,'></head><body>"
-        "<article class='bd-article' style='width: 690px'>"
+    report = checked(
+        page,
+        tmp_path,
         f"<pre style='overflow-x: auto'>{long_line}</pre>"
         "<div class='cell_output'><img src='wide.png' style='max-width: 100%'></div>"
         "<div class='cell_output'><img src='fits.png' style='max-width: 100%'></div>"
-        f"<p>see {NOTES_FILE} §3; written to /tmp/x</p></article></body></html>"
+        f"<p>see {NOTES_FILE} §3; written to /tmp/x</p>",
+        article=True,
     )
-    with serve(tmp_path) as url:
-        report = check_page(page, f"{url}/layout.html")
     problems = "\n".join(report.problems)
     assert "wider than the column (cut off or scrolling): pre: x = value" in problems
     assert "wide.png (shown at 34%" in problems and "fits.png" not in problems
@@ -203,19 +213,18 @@ def test_the_checker_catches_tall_blocks_visible_asserts_and_residue(page, tmp_p
     """Planted failures: a 60-row table, an output block 2 000 px tall, a visible assert, a
     progress bar and a revision hash; a collapsed tall block and a hidden assert pass."""
     rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(60))
-    (tmp_path / "long.html").write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'></head><body>"
-        "<article class='bd-article' style='width: 690px'>"
+    report = checked(
+        page,
+        tmp_path,
         f"<table style='line-height: 30px'>{rows}</table>"
         "<div class='cell_output' style='height: 2000px'>tall output</div>"
         "<details><summary>more</summary><div class='cell_output' style='height: 2000px'>hidden</div></details>"
         "<div class='cell_input'><pre>x = 1\nassert x == 1</pre></div>"
         "<div class='cell_input' style='display: none'><pre>assert hidden</pre></div>"
         "<pre>100%|██████████| 40/40 [00:01&lt;00:00]</pre>"
-        f"<p>code {'ab12' * 10}</p></article></body></html>"
+        f"<p>code {'ab12' * 10}</p>",
+        article=True,
     )
-    with serve(tmp_path) as url:
-        report = check_page(page, f"{url}/long.html")
     problems = "\n".join(report.problems)
     assert "taller than 1500 px and not collapsed: table of" in problems
     assert "cell_output" not in problems and "div of 2000 px: tall output" in problems and "hidden" not in problems
@@ -226,8 +235,4 @@ def test_the_checker_catches_tall_blocks_visible_asserts_and_residue(page, tmp_p
 
 
 def test_a_clean_page_passes_the_checker(page, tmp_path):
-    (tmp_path / "clean.html").write_text(
-        "<!doctype html><html><head><link rel='icon' href='data:,'></head><body><p>fine</p></body></html>"
-    )
-    with serve(tmp_path) as url:
-        assert check_page(page, f"{url}/clean.html").problems == []
+    assert checked(page, tmp_path, "<p>fine</p>").problems == []

@@ -398,3 +398,24 @@ def test_scores_and_sweep_skip_a_stray_json_with_a_note(converged_copy, capsys, 
     code = cli.main([*command, "--results-dir", str(converged_copy)])
     captured = capsys.readouterr()
     assert code == 0 and "notes.json is not a run's record" in captured.err
+
+
+def test_a_scan_reads_its_auc_per_setting_and_the_shots_that_keep_it():
+    from qvit_lib.core.errors import ConfigError
+    from qvit_lib.runs import hardware
+
+    scan = {
+        "variant": "v",
+        "exact": {"auc": 0.80},
+        "rows": [
+            {"knob": "shots", "shots": 10, "auc": 0.70},
+            {"knob": "shots", "shots": 10, "auc": 0.72},
+            {"knob": "shots", "shots": 100, "auc": 0.79},
+            {"knob": "shots", "shots": 1000, "auc": 0.799},
+        ],
+    }
+    assert hardware.scan_auc(scan, "shots", 10) == pytest.approx(0.71)
+    assert hardware.shots_to_keep(scan, 0.005) == 1000 and hardware.shots_to_keep(scan, 0.02) == 100
+    assert hardware.shots_to_keep(scan, 0.0001) is None
+    with pytest.raises(ConfigError, match="no setting shots = 30"):
+        hardware.scan_auc(scan, "shots", 30)

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 
+from qvit_lib.analysis.shower_comparison import common_bins
 from qvit_lib.data.dataset import ELECTRON, PHOTON
 from qvit_lib.models.integrators import TABLEAUS, runge_kutta_step
 from qvit_lib.quantum import exact
@@ -889,13 +890,12 @@ SHAPE_LABELS = {  #: the shower shapes of qvit_lib.analysis.shower_comparison, w
 
 
 def _reference_bins(reference: np.ndarray, bins: int) -> np.ndarray:
-    """Bin edges over the reference sample's central 99 %, widened by a tenth each side: the
-    simulated shape sets the axis, and a generated tail beyond it piles into the edge bins."""
-    low, high = np.quantile(reference, [0.005, 0.995])
-    if high <= low:
-        high = low + 1.0
-    pad = 0.1 * (high - low)
-    return np.linspace(low - pad, high + pad, bins + 1)
+    """:func:`~qvit_lib.analysis.shower_comparison.common_bins` of the reference sample alone,
+    widened by a tenth each side: the simulated shape sets the axis, and a generated tail
+    beyond it piles into the edge bins."""
+    edges = common_bins(reference, reference, bins)
+    pad = 0.1 * (edges[-1] - edges[0])
+    return np.linspace(edges[0] - pad, edges[-1] + pad, bins + 1)
 
 
 def shape_ratios(

@@ -58,6 +58,8 @@ __all__ = [
     "SCAN_SCHEMA",
     "FINE_TUNING_SCHEMA",
     "hardware_path",
+    "scan_auc",
+    "shots_to_keep",
     "read_hardware_record",
     "hardware_records",
     "SCAN_EVENTS",
@@ -346,6 +348,21 @@ FINE_TUNING_SCHEMA: store.Schema = {
     **_PROVENANCE,
 }
 """A shot fine-tuning run's record (:func:`run_shot_fine_tuning`): every field and its type."""
+
+
+def scan_auc(scan: dict[str, object], knob: str, value: float) -> float:
+    """A device scan's test AUC at one setting of one knob, averaged over its sampling seeds (chapter 10)."""
+    aucs = [row["auc"] for row in scan["rows"] if row["knob"] == knob and row[knob] == value]
+    if not aucs:
+        raise ConfigError(f"the scan of {scan['variant']} has no setting {knob} = {value}")
+    return float(sum(aucs) / len(aucs))
+
+
+def shots_to_keep(scan: dict[str, object], tolerance: float) -> int | None:
+    """The fewest shots per circuit of a scan whose AUC is within ``tolerance`` of the exact one (None: none is)."""
+    exact = scan["exact"]["auc"]
+    scanned = sorted({row["shots"] for row in scan["rows"] if row["knob"] == "shots"})
+    return next((s for s in scanned if exact - scan_auc(scan, "shots", s) < tolerance), None)
 
 
 def hardware_path(name: str, protocol: str, seed: int = 0, results_dir: Path | None = None) -> Path:
