@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qvit_lib.core import paper
+from qvit_lib.core.config import COMPILE_ENV, inductor_enabled
 from qvit_lib.core.errors import ConfigError, DataError, QvitError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version
 from qvit_lib.data.dataset import SPLIT_FRACTIONS, EcalDataset, summarise_files
@@ -190,6 +191,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _choose_step_path(protocol: str) -> None:
+    """Compile the training step for every protocol but quick (whose runs are too short to repay
+    compilation), unless ``QVIT_COMPILE`` says otherwise; print one line saying which path runs."""
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.models.tiny_attention import kernel_path
+
+    if protocol != "quick":
+        os.environ.setdefault(COMPILE_ENV, "inductor")  # inherited by the sweep's worker processes
+    step = "torch.compile (Inductor)" if inductor_enabled() else "eager PyTorch"
+    print(f"qvit: {kernel_path()}; training step: {step}", file=sys.stderr, flush=True)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     # lazy: loads torch; importing this module does not
     from qvit_lib.runs.experiments import check_variant, get_protocol, run_variant
@@ -202,6 +215,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     check_variant(args.variant)
     get_protocol(args.protocol)
+    _choose_step_path(args.protocol)
     init_distributed_from_env()  # under torchrun: data-parallel over the processes
     resume = f"python -m qvit_lib train --variant {args.variant} --protocol {args.protocol} --seed {args.seed} --resume"
     record = _interruptible(
@@ -228,6 +242,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from qvit_lib.runs.experiments import get_protocol, sweep, sweep_in_processes, sweep_plan
 
     get_protocol(args.protocol)
+    _choose_step_path(args.protocol)
     again = f"python -m qvit_lib sweep --protocol {args.protocol}"
     plan = sweep_plan(tuple(args.seeds), args.protocol, args.family)
     if args.family != "paper":
@@ -434,7 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train one variant under a protocol and write its results under data/results/",
-        description=f"Train one variant. Protocols — {protocols}.",
+        description=f"Train one variant. Protocols — {protocols}. Every protocol but quick compiles the "
+        "training step with torch.compile (QVIT_COMPILE=0: no compiled code at all; QVIT_COMPILE=1: no torch.compile).",
     )
     train.add_argument(
         "--variant",
@@ -525,10 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument(
         "--suite",
-        choices=("training", "design", "simulation", "sweep", "gan"),
+        choices=("training", "targets", "design", "simulation", "sweep", "gan"),
         default="training",
-        help="training steps, chapter 9's variants beside the classical step, the simulator, a sweep's "
-        "throughput by processes × threads, or the shower GAN's generators beside the simulator (default: training)",
+        help="training steps, the training step's speed targets (every path, with profiles), chapter 9's "
+        "variants beside the classical step, the simulator, a sweep's throughput by processes × threads, or the "
+        "shower GAN's generators beside the simulator (default: training)",
     )
     bench.add_argument(
         "--baseline",

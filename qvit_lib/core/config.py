@@ -10,6 +10,7 @@ __all__ = [
     "QUICK_ENV",
     "DATA_ENV",
     "PROGRESS_ENV",
+    "COMPILE_ENV",
     "REPO_ROOT",
     "DATA_DIR",
     "DEFAULT_DATA_DIR",
@@ -17,6 +18,8 @@ __all__ = [
     "quick_mode",
     "pick",
     "progress_enabled",
+    "compile_enabled",
+    "inductor_enabled",
 ]
 
 
@@ -25,6 +28,7 @@ T = TypeVar("T")
 QUICK_ENV = "QVIT_QUICK"
 DATA_ENV = "QVIT_DATA"
 PROGRESS_ENV = "QVIT_PROGRESS"  #: 0 turns the progress bars off (the book's build sets it)
+COMPILE_ENV = "QVIT_COMPILE"  #: 0: the eager path; inductor: torch.compile the training step too
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  #: qvit_lib/core/config.py → the repository
 DATA_DIR = REPO_ROOT / "data"
@@ -55,3 +59,23 @@ def progress_enabled(progress: bool | None = None) -> bool:
         return progress
     off = os.environ.get(PROGRESS_ENV, "").strip().lower() in ("0", "false", "no")
     return not (off or os.environ.get("CI"))
+
+
+def compile_enabled() -> bool:
+    """False when ``QVIT_COMPILE`` is 0, false or no: then nothing is compiled, the eager path runs.
+
+    By default attention runs the C++ kernel built for this machine where it has a compiler
+    (:mod:`qvit_lib.models.tiny_attention`) and PyTorch's own kernel where it has none;
+    setting the variable to 0 forces that fallback.
+    """
+    return os.environ.get(COMPILE_ENV, "").strip().lower() not in ("0", "false", "no")
+
+
+def inductor_enabled() -> bool:
+    """True when ``QVIT_COMPILE=inductor``: the training step also goes through ``torch.compile``.
+
+    The command line's ``train`` and ``sweep`` set it for every protocol but ``quick``; in the
+    library and the chapters it is off, since their short runs would not repay the compilation
+    (seconds to a minute per model; ``qvit bench --suite targets`` measures what it buys).
+    """
+    return os.environ.get(COMPILE_ENV, "").strip().lower() == "inductor"

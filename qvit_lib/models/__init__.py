@@ -4,6 +4,8 @@
   with the parameter formula (no torch needed);
 * :mod:`~qvit_lib.models.vit` — the encoder layers and the vision transformer built from a config;
 * :mod:`~qvit_lib.models.attention` — classical and hybrid multi-head self-attention;
+* :mod:`~qvit_lib.models.tiny_attention` — the attention kernel for tiny heads, compiled for
+  this machine (C++, built on first use), with PyTorch's kernel as the fallback;
 * :mod:`~qvit_lib.models.feedforward` — the quantum feed-forward (the value circuit on a token);
 * :mod:`~qvit_lib.models.angles` — the circuits' starting angles;
 * :mod:`~qvit_lib.models.integrators` — Runge–Kutta steps for the encoder layers;

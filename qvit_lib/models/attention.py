@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.models.angles import initial_angles, projection_initial_angles
+from qvit_lib.models.tiny_attention import tiny_attention
 from qvit_lib.quantum.ansatz import (
     check_heads,
     check_loader,
@@ -112,15 +112,17 @@ def multi_head_stacked(
 def fast_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, need_weights: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """softmax(q kᵀ · scale) v with PyTorch's fused kernel — what the models train with.
+    """softmax(q kᵀ · scale) v with a fused kernel — what the models train with.
 
-    The same numbers as :func:`attention_matrix` (tests check it), a few times faster; the
-    weights are formed explicitly only when asked for.
+    The same numbers as :func:`attention_matrix` (tests check it), several times faster: the
+    C++ kernel for tiny heads where this machine has a compiler, else PyTorch's
+    (:func:`~qvit_lib.models.tiny_attention.tiny_attention`). The weights are formed
+    explicitly only when asked for.
     """
     if need_weights:
         weights = torch.softmax(q @ k.transpose(-2, -1) * scale, dim=-1)
         return weights @ v, weights
-    return F.scaled_dot_product_attention(q, k, v, scale=scale), None
+    return tiny_attention(q, k, v, scale), None
 
 
 class ClassicalMultiHeadAttention(nn.Module):

@@ -27,6 +27,7 @@ __all__ = [
     "bench_simulation",
     "bench_generator",
     "baseline_package",
+    "STEP_PATHS",
     "training_step",
     "compare_training_steps",
     "device_scaling",
@@ -36,6 +37,8 @@ __all__ = [
     "DESIGN_DEFAULT_TARGET",
     "bench_design",
     "bench_sweep",
+    "STEP_TARGETS",
+    "bench_targets",
     "run_benchmarks",
 ]
 
@@ -140,12 +143,24 @@ def baseline_package(revision: str):
     return module
 
 
+STEP_PATHS = ("kernel", "eager", "inductor")  #: how a benchmarked training step runs
+
+
 def training_step(
-    variant: str, batch_size: int, backend: str = "fused", device: str = "cpu", package=None, **hyper: int
+    variant: str,
+    batch_size: int,
+    backend: str = "fused",
+    device: str = "cpu",
+    package=None,
+    path: str = "kernel",
+    **hyper: int,
 ):
     """A closure running one training step (forward, backward, Adam) at the paper's hyper-parameters.
 
     ``package``: another version of qvit_lib (:func:`baseline_package`) whose model to time.
+    ``path``: ``kernel``, the library's default (the attention kernel where it is built);
+    ``eager``, PyTorch's attention kernel (the code before the kernel); ``inductor``, the
+    default path through ``torch.compile`` (compiled on the first call).
     """
 
     # lazy: loads torch; importing this module does not
@@ -154,12 +169,21 @@ def training_step(
     # lazy: loads torch; importing this module does not
     from torch.nn import functional as F
 
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.models.tiny_attention import pytorch_attention
+
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.training.compiled import CompiledForward
+
+    if path not in STEP_PATHS:
+        raise ConfigError(f"path must be one of {', '.join(STEP_PATHS)}, got {path!r}")
     models = importlib.import_module(f"{package.__name__}.models") if package is not None else None
     # lazy: loads torch; importing this module does not
     from qvit_lib.models.vit import build_model
 
     build = models.build_model if models is not None else build_model
     model = build(variant, seed=0, backend=backend, **hyper).to(device)
+    forward = CompiledForward(model) if path == "inductor" else model
     optimiser = torch.optim.Adam(model.parameters(), lr=paper.LEARNING_RATE)
     generator = torch.Generator().manual_seed(0)
     tokens = torch.rand(batch_size, 32, 32, generator=generator).to(device)
@@ -170,12 +194,19 @@ def training_step(
         sync()
         start = time.perf_counter()
         optimiser.zero_grad()
-        F.binary_cross_entropy_with_logits(model(tokens), labels).backward()
+        F.binary_cross_entropy_with_logits(forward(tokens), labels).backward()
         optimiser.step()
         sync()
         return time.perf_counter() - start
 
-    return step
+    if path != "eager":
+        return step
+
+    def eager_step() -> float:
+        with pytorch_attention():
+            return step()
+
+    return eager_step
 
 
 def _side_by_side(steps: list, rounds: int) -> list[float]:
@@ -421,6 +452,137 @@ def bench_design(
     }
 
 
+STEP_TARGETS = {  #: issue-level speed targets at batch 512: name → the largest ratio allowed
+    "classical step, kernel ÷ eager PyTorch": 0.5,
+    "hybrid-angle step ÷ classical step": 1.25,
+    "Part II step ÷ (RK order × classical step)": 2.0,
+    "hybrid-angle step ÷ the paper's public code": 0.01,
+}
+
+
+def _profile(step, steps: int = 5) -> list[dict[str, object]]:
+    """The operators taking the most CPU time in ``steps`` calls of a training step (self time)."""
+    # lazy: loads torch; importing this module does not
+    from torch.profiler import profile
+
+    step()
+    with profile() as prof:
+        for _ in range(steps):
+            step()
+    rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in rows)
+    return [
+        {
+            "operator": e.key,
+            "ms_per_step": round(e.self_cpu_time_total / 1e3 / steps, 2),
+            "share": round(e.self_cpu_time_total / total, 3),
+        }
+        for e in rows[:8]
+    ]
+
+
+def bench_targets(
+    variants: tuple[str, ...] = DESIGN_VARIANTS, batch_size: int = 512, steps: int = 7, inductor: bool = True
+) -> dict[str, object]:
+    """Every speed target of the training step, measured in turns in this process, with profiles.
+
+    Members: classical and ``hybrid-angle`` on each path (eager PyTorch attention, the attention
+    kernel, the kernel under ``torch.compile``), and chapter 9's variants on the default path.
+    A Runge–Kutta variant of order k evaluates its layers k times, so it is compared with k
+    classical steps. The paper's public code is read from ``data/bench/peers.json`` when that
+    suite has been run; otherwise its target is reported as not measured.
+    """
+    # lazy: loads torch; importing this module does not
+    import torch
+
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.models.tiny_attention import kernel_path
+
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.training.process import keep_freed_memory
+
+    keep_freed_memory()
+    paths = ("eager", "kernel", "inductor") if inductor else ("eager", "kernel")
+    members = [(p, v) for v in ("classical-cmx-pe", "hybrid-angle-cmx-pe") for p in paths]
+    members += [("kernel", v) for v in variants if ("kernel", v) not in members]
+    closures = [training_step(v, batch_size, path=p) for p, v in members]
+    seconds = dict(zip(members, _side_by_side(closures, steps)))
+    classical = seconds[("kernel", "classical-cmx-pe")]
+    rows = [
+        {
+            "path": p,
+            "variant": v,
+            "step_seconds": _significant(t, 3),
+            "ratio_to_classical": _significant(t / classical, 3),
+            "rk_order": ViTConfig.from_variant(v).rk_order,
+        }
+        for (p, v), t in seconds.items()
+    ]
+    names = list(STEP_TARGETS)
+    hybrid = seconds[("kernel", "hybrid-angle-cmx-pe")]
+    targets = [
+        {
+            "target": names[0],
+            "subject": "classical-cmx-pe",
+            "ratio": classical / seconds[("eager", "classical-cmx-pe")],
+        },
+        {"target": names[1], "subject": "hybrid-angle-cmx-pe", "ratio": hybrid / classical},
+    ]
+    for (p, v), t in seconds.items():
+        if p == "kernel" and v not in ("classical-cmx-pe", "hybrid-angle-cmx-pe"):
+            targets.append(
+                {"target": names[2], "subject": v, "ratio": t / (ViTConfig.from_variant(v).rk_order * classical)}
+            )
+    peers_file = DATA_DIR / "bench" / "peers.json"
+    peers = json.loads(peers_file.read_text()) if peers_file.exists() else None
+    public = peers["public_code_step_seconds"] if peers else None
+    targets.append({"target": names[3], "subject": "hybrid-angle-cmx-pe", "ratio": hybrid / public if public else None})
+    for t in targets:
+        limit = STEP_TARGETS[t["target"]]
+        t["ratio"] = None if t["ratio"] is None else _significant(t["ratio"], 3)
+        t["limit"] = limit
+        t["met"] = None if t["ratio"] is None else bool(t["ratio"] <= limit)
+    profiles = {
+        f"{v} ({p})": _profile(training_step(v, batch_size, path=p))
+        for v in ("classical-cmx-pe", "hybrid-angle-cmx-pe")
+        for p in ("eager", "kernel")
+    }
+    return {
+        "suite": "targets",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "batch_size": batch_size,
+        "steps_per_figure": steps,
+        "attention": kernel_path(),
+        "results": rows,
+        "targets": targets,
+        "profiles": profiles,
+        "machine": {**machine(), "processor": processor(), "torch_threads": torch.get_num_threads(), "device": "cpu"},
+        "versions": versions(),
+    }
+
+
+def _print_targets(result: dict[str, object]) -> None:
+    machine_ = result["machine"]
+    print(
+        f"training steps at batch {result['batch_size']}, in turns, {machine_['torch_threads']} torch threads "
+        f"({machine_.get('processor', '?')}); {result['attention']}:"
+    )
+    for r in result["results"]:
+        print(f"  {r['path']:8s} {r['variant']:28s} {r['step_seconds'] * 1e3:8.1f} ms  {r['ratio_to_classical']:6.2f}x")
+    print("targets (ratio measured, largest allowed):")
+    for t in result["targets"]:
+        if t["ratio"] is None:
+            print(
+                f"  {t['target']} [{t['subject']}]: not measured (no data/bench/peers.json: the public code not timed)"
+            )
+            continue
+        verdict = "met" if t["met"] else f"MISSED by {t['ratio'] / t['limit']:.2f}x"
+        print(f"  {t['target']} [{t['subject']}]: {t['ratio']:.3g} (<= {t['limit']:g}): {verdict}")
+    for name, rows in result["profiles"].items():
+        top = ", ".join(f"{r['operator']} {r['ms_per_step']:.1f} ms" for r in rows[:4])
+        print(f"  profile {name}: {top}")
+
+
 def _print_training(result: dict[str, object]) -> None:
     machine_ = result["machine"]
     print(
@@ -516,6 +678,14 @@ def run_benchmarks(
         else:
             result = bench_training(baseline=baseline)
         _print_training(result)
+    elif suite == "targets":
+        if quick:
+            result = bench_targets(
+                variants=("classical-cmx-pe-qmlp", "classical-cmx-pe-rk2"), batch_size=64, steps=1, inductor=False
+            )
+        else:
+            result = bench_targets()
+        _print_targets(result)
     elif suite == "sweep":
         result = bench_sweep(repeats=1, steps=2, batch_size=64) if quick else bench_sweep()
         jobs, steps, batch = len(result["jobs"]), result["steps_per_job"], result["batch_size"]
@@ -549,7 +719,9 @@ def run_benchmarks(
         ratio = result["seconds_per_100k"] / result["target_seconds_per_100k"]
         print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
     else:
-        raise ConfigError(f"unknown benchmark suite {suite!r}; choose from: design, gan, simulation, sweep, training")
+        raise ConfigError(
+            f"unknown benchmark suite {suite!r}; choose from: design, gan, simulation, sweep, targets, training"
+        )
     path = Path(out) if out else (CACHE_DIR / "bench" if quick else DATA_DIR / "bench") / f"{suite}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")

@@ -3,6 +3,7 @@
 * :mod:`~qvit_lib.training.checkpoint` — one checkpoint format for every loop: atomic writes,
   checks on reading, the run a checkpoint belongs to, the interrupt message;
 * :mod:`~qvit_lib.training.classifier` — the paper's loop for the classifiers;
+* :mod:`~qvit_lib.training.compiled` — the training step through ``torch.compile``, on request;
 * :mod:`~qvit_lib.training.gan` — the shower GAN's loop;
 * :mod:`~qvit_lib.training.process` — data-parallel groups and the process's memory.
 

@@ -28,6 +28,7 @@ from qvit_lib.core.config import progress_enabled
 from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, TrainingDiverged, TrainingInterrupted
 from qvit_lib.training import checkpoint as checkpoints
 from qvit_lib.training.checkpoint import RunIdentity, check_identity, check_state_fits, save_atomically
+from qvit_lib.training.compiled import compiled_forward
 from qvit_lib.training.process import distributed_rank, keep_freed_memory
 
 __all__ = [
@@ -137,7 +138,7 @@ def train(
     tokens, labels = train_set
     keep_freed_memory()
     rank, world = distributed_rank()
-    network = model
+    network, _ = compiled_forward(model, distributed=world > 1)  # torch.compile only if asked for
     if world > 1:
         device = next(model.parameters()).device
         network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
