@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qvit_lib.core import paper
-from qvit_lib.core.config import COMPILE_ENV, inductor_enabled
+from qvit_lib.core.config import inductor_enabled
 from qvit_lib.core.errors import ConfigError, DataError, QvitError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version
 from qvit_lib.data.dataset import SPLIT_FRACTIONS, EcalDataset, summarise_files
@@ -191,14 +191,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _choose_step_path(protocol: str) -> None:
-    """Compile the training step for every protocol but quick (whose runs are too short to repay
-    compilation), unless ``QVIT_COMPILE`` says otherwise; print one line saying which path runs."""
+def _say_step_path() -> None:
+    """One line: which attention kernel and which training step this run uses."""
     # lazy: loads torch; importing this module does not
     from qvit_lib.models.tiny_attention import kernel_path
 
-    if protocol != "quick":
-        os.environ.setdefault(COMPILE_ENV, "inductor")  # inherited by the sweep's worker processes
     step = "torch.compile (Inductor)" if inductor_enabled() else "eager PyTorch"
     print(f"qvit: {kernel_path()}; training step: {step}", file=sys.stderr, flush=True)
 
@@ -215,7 +212,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     check_variant(args.variant)
     get_protocol(args.protocol)
-    _choose_step_path(args.protocol)
+    _say_step_path()
     init_distributed_from_env()  # under torchrun: data-parallel over the processes
     resume = f"python -m qvit_lib train --variant {args.variant} --protocol {args.protocol} --seed {args.seed} --resume"
     record = _interruptible(
@@ -242,7 +239,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from qvit_lib.runs.experiments import get_protocol, sweep, sweep_in_processes, sweep_plan
 
     get_protocol(args.protocol)
-    _choose_step_path(args.protocol)
+    _say_step_path()
     again = f"python -m qvit_lib sweep --protocol {args.protocol}"
     plan = sweep_plan(tuple(args.seeds), args.protocol, args.family)
     if args.family != "paper":
@@ -449,8 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train one variant under a protocol and write its results under data/results/",
-        description=f"Train one variant. Protocols — {protocols}. Every protocol but quick compiles the "
-        "training step with torch.compile (QVIT_COMPILE=0: no compiled code at all; QVIT_COMPILE=1: no torch.compile).",
+        description=f"Train one variant. Protocols — {protocols}. Attention runs a C++ kernel built for this "
+        "machine (QVIT_COMPILE=0: PyTorch's kernel); QVIT_COMPILE=inductor also compiles the step with torch.compile.",
     )
     train.add_argument(
         "--variant",

@@ -74,8 +74,8 @@ def compile_enabled() -> bool:
 def inductor_enabled() -> bool:
     """True when ``QVIT_COMPILE=inductor``: the training step also goes through ``torch.compile``.
 
-    The command line's ``train`` and ``sweep`` set it for every protocol but ``quick``; in the
-    library and the chapters it is off, since their short runs would not repay the compilation
-    (seconds to a minute per model; ``qvit bench --suite targets`` measures what it buys).
+    Off by default: on the book's 2-core CPUs the committed benchmark (``qvit bench --suite
+    targets``, chapter 8) finds no gain on top of the attention kernel, for seconds to a minute
+    of compilation per model.
     """
     return os.environ.get(COMPILE_ENV, "").strip().lower() == "inductor"

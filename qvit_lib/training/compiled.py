@@ -1,12 +1,12 @@
 """The training step through ``torch.compile`` (Inductor), with an eager fallback.
 
-On with ``QVIT_COMPILE=inductor``, which ``python -m qvit_lib train`` and ``sweep`` set for
-every protocol but ``quick`` (the chapters' short runs would not repay it). Inductor fuses
-the elementwise work around the matrix products and calls the attention kernel
-(:mod:`qvit_lib.models.tiny_attention`, a custom operator it does not look into). It needs a C++ compiler at run time; where there is none, or
-compilation fails, the step runs eagerly and one line says so. Compiled graphs are cached on
-disk (Inductor's FX graph cache, under ``data/cache/inductor``), so a sweep compiles each
-model's graph once, not once per run.
+On with ``QVIT_COMPILE=inductor``; off by default, since chapter 8 measures no gain from it on
+top of the attention kernel on the book's CPUs. Inductor fuses the elementwise work around the
+matrix products and calls the attention kernel (:mod:`qvit_lib.models.tiny_attention`, a
+custom operator it does not look into). It needs a C++ compiler at run time; where there is
+none, or compilation fails, the step runs eagerly and one line says so. Compiled graphs are
+cached on disk (Inductor's FX graph cache, under ``data/cache/inductor``), so a sweep compiles
+each model's graph once, not once per run.
 """
 
 from __future__ import annotations
