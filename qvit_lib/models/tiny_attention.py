@@ -80,6 +80,9 @@ def _load() -> tuple[ModuleType | None, str]:
     # lazy: imports setuptools machinery, needed only when a kernel is built or loaded
     from torch.utils.cpp_extension import load_inline
 
+    scripts = str(Path(sys.executable).parent)  # the environment's ninja, when its bin/ is not on PATH
+    if shutil.which("ninja") is None and shutil.which("ninja", path=scripts) is not None:
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     key = _build_key(compiler)
     folder = CACHE_DIR / "kernels" / f"tiny_attention-{key}"
     try:
