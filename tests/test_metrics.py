@@ -1,9 +1,12 @@
-"""Figures of merit beyond scikit-learn's: DeLong's paired test of two AUCs on the same events."""
+"""Figures of merit beyond scikit-learn's: DeLong's paired test of two AUCs on the same events,
+and the background rejection at a working point."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from qvit_lib.core.errors import DataError
 
 
 def _delong_by_definition(a, b, labels):
@@ -41,3 +44,24 @@ def test_delong_equals_its_definition_and_the_bootstrap():
     same = delong_test(a, a, labels)
     assert same["difference"] == 0 and same["p_value"] == 1.0
     assert delong_test(a, -a, labels)["p_value"] < 1e-10  # a real difference is found
+
+
+def test_rejection_at_a_working_point_on_known_cases():
+    """Gaussian scores, electrons N(1, 1) and photons N(0, 1): at ε_e = 0.5 the threshold is 1,
+    so ε_γ = 1 − Φ(1) and the rejection is 1/0.1587 = 6.30; identical classes give 1/ε_e."""
+    from scipy.stats import norm
+
+    from qvit_lib.analysis.metrics import rejection_at
+
+    rng = np.random.default_rng(0)
+    n = 400_000
+    labels = np.r_[np.ones(n), np.zeros(n)]
+    scores = np.r_[rng.normal(1, 1, n), rng.normal(0, 1, n)]
+    for efficiency in (0.5, 0.8):
+        expected = 1 / norm.sf(norm.isf(efficiency) + 1)  # threshold t: P(N(1,1) > t) = ε_e
+        assert rejection_at(scores, labels, efficiency) == pytest.approx(expected, rel=0.02)
+    same = np.r_[rng.normal(0, 1, n), rng.normal(0, 1, n)]
+    assert rejection_at(same, labels, 0.5) == pytest.approx(2.0, rel=0.02)
+    assert rejection_at(np.r_[np.ones(10), np.zeros(10)], np.r_[np.ones(10), np.zeros(10)], 0.8) == float("inf")
+    with pytest.raises(DataError, match="efficiency must be in"):
+        rejection_at(scores, labels, 1.5)

@@ -1,4 +1,5 @@
-"""The classifier's figures of merit: accuracy, binary cross-entropy, ROC AUC and ROC curve.
+"""The classifier's figures of merit: accuracy, binary cross-entropy, ROC AUC and ROC curve,
+and the background rejection at a fixed signal efficiency (a working point).
 
 AUC and the ROC curve come from scikit-learn; the curve is stored compactly, at score
 quantiles, as the committed result files keep it.
@@ -12,7 +13,7 @@ from torch.nn import functional as F
 
 from qvit_lib.core.errors import DataError
 
-__all__ = ["roc_auc", "classifier_metrics", "compact_roc", "delong_test"]
+__all__ = ["roc_auc", "classifier_metrics", "compact_roc", "rejection_at", "delong_test"]
 
 
 def _both_classes(labels: np.ndarray) -> np.ndarray:
@@ -63,6 +64,23 @@ def compact_roc(scores: np.ndarray, labels: np.ndarray, points: int = 101) -> di
         "false_positive_rate": [round(float(x), 5) for x in fpr_at] + [0.0],
         "true_positive_rate": [round(float(x), 5) for x in tpr_at] + [0.0],
     }
+
+
+def rejection_at(scores: np.ndarray, labels: np.ndarray, efficiency: float) -> float:
+    """Photon rejection 1/ε_γ at electron efficiency ε_e = ``efficiency``: a working point.
+
+    The threshold keeps the fraction ``efficiency`` of the electrons (label 1, the signal);
+    ε_γ is the fraction of photons it keeps too, read off scikit-learn's ROC curve by linear
+    interpolation in ε_e. Infinite where no photon passes.
+    """
+    # lazy: loads scikit-learn; importing this module does not
+    from sklearn.metrics import roc_curve
+
+    if not 0 < efficiency <= 1:
+        raise DataError(f"efficiency must be in (0, 1], got {efficiency}")
+    fpr, tpr, _ = roc_curve(_both_classes(labels), np.asarray(scores, dtype=np.float64))
+    photons = float(np.interp(efficiency, tpr, fpr))
+    return float("inf") if photons == 0 else 1 / photons
 
 
 def _midranks(values: np.ndarray) -> np.ndarray:
