@@ -123,3 +123,24 @@ def test_params_with_other_hyper_parameters_and_bad_ones():
     assert result.returncode == 0 and "classical-cmx-pe                   1337     1337       -" in result.stdout
     bad = run("params", "--d-token", "10", "--n-heads", "4")
     assert bad.returncode != 0 and "d_token (10) must be divisible by n_heads (4)" in bad.stderr
+
+
+@pytest.mark.slow
+def test_targets_bench_prints_every_target_with_its_ratio(tmp_path):
+    from qvit_lib.runs.bench import STEP_TARGETS
+
+    result = run("bench", "--suite", "targets", "--quick", "--out", str(tmp_path / "targets.json"))
+    assert result.returncode == 0, result.stderr
+    written = json.loads((tmp_path / "targets.json").read_text())
+    assert {t["target"] for t in written["targets"]} == set(STEP_TARGETS)
+    for t in written["targets"]:
+        tag = f"{t['target']} [{t['subject']}, {t['path']}]"
+        line = next(line for line in result.stdout.splitlines() if line.strip().startswith(tag))
+        if t["ratio"] is None:
+            assert "not measured" in line
+        else:
+            assert f"{t['ratio']:.3g}" in line and ("met" in line or "MISSED by" in line)
+    assert {r["path"] for r in written["results"]} == {"eager", "kernel"}
+    assert set(written["profiles"]) == {
+        f"{v} ({p})" for v in ("classical-cmx-pe", "hybrid-angle-cmx-pe") for p in ("eager", "kernel")
+    }

@@ -30,7 +30,10 @@ DATA_ENV = "QVIT_DATA"
 PROGRESS_ENV = "QVIT_PROGRESS"  #: 0 turns the progress bars off (the book's build sets it)
 COMPILE_ENV = "QVIT_COMPILE"  #: 0: the eager path; inductor: torch.compile the training step too
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  #: qvit_lib/core/config.py → the repository
+#: The repository: two folders above qvit_lib/core/config.py (its value is this machine's path).
+#:
+#: :meta hide-value:
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_DATA_DIR = DATA_DIR / "default"
 CACHE_DIR = DATA_DIR / "cache"

@@ -44,7 +44,10 @@ __all__ = [
     "tiny_attention",
 ]
 
-SOURCE = Path(__file__).with_suffix(".cpp")  #: the kernel's C++ source
+#: The kernel's C++ source, ``tiny_attention.cpp`` beside this module.
+#:
+#: :meta hide-value:
+SOURCE = Path(__file__).with_suffix(".cpp")
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-fno-math-errno")  #: compiler flags (OpenMP for at::parallel_for)
 
 
