@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qvit_lib.core import paper
-from qvit_lib.core.config import inductor_enabled
 from qvit_lib.core.errors import ConfigError, DataError, QvitError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version
 from qvit_lib.data.dataset import SPLIT_FRACTIONS, EcalDataset, summarise_files
@@ -194,10 +193,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _say_step_path() -> None:
     """One line: which attention kernel and which training step this run uses."""
     # lazy: loads torch; importing this module does not
-    from qvit_lib.models.tiny_attention import kernel_path
+    from qvit_lib.training.compiled import step_path
 
-    step = "torch.compile (Inductor)" if inductor_enabled() else "eager PyTorch"
-    print(f"qvit: {kernel_path()}; training step: {step}", file=sys.stderr, flush=True)
+    print(f"qvit: {step_path()}", file=sys.stderr, flush=True)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

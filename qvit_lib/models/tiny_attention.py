@@ -129,8 +129,8 @@ _shapes: frozenset[tuple[int, int]] | None = None  # (tokens, width) pairs the k
 def kernel_shapes() -> frozenset[tuple[int, int]]:
     """The shapes the built kernel takes, asked once and kept as a plain set.
 
-    ``supports`` then reads a module-level constant, which ``torch.compile`` traces without a
-    graph break (a call into the extension would break the graph at every layer).
+    After the first call this returns a module-level constant, which ``torch.compile`` traces
+    without a graph break (a call into the extension would break the graph at every layer).
     """
     global _shapes
     if _shapes is None:
@@ -172,7 +172,7 @@ def supports(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> bool:
         and q.device.type == "cpu"
         and q.dtype in (torch.float32, torch.float64)
         and q.dim() >= 2
-        and (q.shape[-2], q.shape[-1]) in (_shapes if _shapes is not None else kernel_shapes())
+        and (q.shape[-2], q.shape[-1]) in kernel_shapes()
     )
 
 

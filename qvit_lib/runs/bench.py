@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import io
@@ -39,6 +40,7 @@ __all__ = [
     "bench_design",
     "bench_sweep",
     "STEP_TARGETS",
+    "profile_step",
     "bench_targets",
     "run_benchmarks",
 ]
@@ -196,23 +198,19 @@ def training_step(
     labels = (torch.rand(batch_size, generator=generator) > 0.5).float().to(device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
+    attention = pytorch_attention if path == "eager" else contextlib.nullcontext
+
     def step() -> float:
         sync()
         start = time.perf_counter()
-        optimiser.zero_grad()
-        F.binary_cross_entropy_with_logits(forward(tokens), labels).backward()
-        optimiser.step()
+        with attention():
+            optimiser.zero_grad()
+            F.binary_cross_entropy_with_logits(forward(tokens), labels).backward()
+            optimiser.step()
         sync()
         return time.perf_counter() - start
 
-    if path != "eager":
-        return step
-
-    def eager_step() -> float:
-        with pytorch_attention():
-            return step()
-
-    return eager_step
+    return step
 
 
 def _side_by_side(steps: list, rounds: int) -> list[float]:
@@ -466,12 +464,13 @@ STEP_TARGETS = {  #: issue-level speed targets at batch 512: name → the larges
 }
 
 
-def _profile(step, steps: int = 5) -> list[dict[str, object]]:
-    """The operators taking the most CPU time in ``steps`` calls of a training step (self time)."""
+def profile_step(step, steps: int = 5, warm_up: bool = True) -> list[dict[str, object]]:
+    """The eight operators taking the most CPU time (self time) in ``steps`` calls of a training step."""
     # lazy: loads torch; importing this module does not
     from torch.profiler import profile
 
-    step()
+    if warm_up:
+        step()
     with profile() as prof:
         for _ in range(steps):
             step()
@@ -560,7 +559,7 @@ def bench_targets(
         t["limit"] = limit
         t["met"] = None if t["ratio"] is None else bool(t["ratio"] <= limit)
     profiles = {
-        f"{v} ({p})": _profile(training_step(v, batch_size, path=p))
+        f"{v} ({p})": profile_step(training_step(v, batch_size, path=p))
         for v in ("classical-cmx-pe", "hybrid-angle-cmx-pe")
         for p in ("eager", "kernel")
     }

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from qvit_lib.core.config import CACHE_DIR, COMPILE_ENV, inductor_enabled
-from qvit_lib.models.tiny_attention import cxx_compiler, kernel_shapes
+from qvit_lib.models.tiny_attention import cxx_compiler, kernel_path, kernel_shapes
 
-__all__ = ["CompiledForward", "compiled_forward"]
+__all__ = ["CompiledForward", "compiled_forward", "step_path"]
 
 
 class CompiledForward:
@@ -47,6 +47,12 @@ class CompiledForward:
                 self.compiled, self.path = None, f"eager (torch.compile failed: {reason})"
                 print(f"qvit: training step {self.path}", file=sys.stderr)
         return self.model(tokens)
+
+
+def step_path() -> str:
+    """One line: which attention kernel and which training step a run here would use."""
+    step = "torch.compile (Inductor)" if inductor_enabled() else "eager PyTorch"
+    return f"{kernel_path()}; training step: {step}"
 
 
 def compiled_forward(model: nn.Module, distributed: bool = False) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
