@@ -450,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--variant",
         required=True,
-        help="<attention>-<pooling>-<pe|nope>[-qmlp][-rk2|-rk3|-rk4], e.g. hybrid-angle-cmx-pe (see `params` for all)",
+        help="<attention>-<pooling>-<pe|nope>[-qmlp][-rk2|-rk3|-rk4], e.g. hybrid-angle-cmx-pe (see `params` for all), "
+        "or the CNN baseline resnet15-<energy|time|both>",
     )
     train.add_argument("--protocol", required=True, help=f"one of: {', '.join(PROTOCOLS)}")
     train.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the shuffling, >= 0 (default 0)")
@@ -485,7 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SWEEP_FAMILIES,
         default="paper",
         help="paper: the paper's 22 variants (default); design: chapter 9's runs of new layers "
-        "(under converged: the best variant of each new family, every seed)",
+        "(under converged: the best variant of each new family, every seed); cnn: the ResNet-15 baseline "
+        "on energy, time and both, every seed",
     )
     sw.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     sw.set_defaults(run=_cmd_sweep)
@@ -536,9 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")
     bench.add_argument(
         "--suite",
-        choices=("training", "targets", "design", "simulation", "sweep", "gan"),
+        choices=("training", "targets", "peers", "design", "simulation", "sweep", "gan"),
         default="training",
-        help="training steps, the training step's speed targets (every path, with profiles), chapter 9's "
+        help="training steps, the training step's speed targets (every path, with profiles), the paper's public "
+        "code and PennyLane beside the book's steps (needs the extra 'peers'), chapter 9's "
         "variants beside the classical step, the simulator, a sweep's throughput by processes × threads, or the "
         "shower GAN's generators beside the simulator (default: training)",
     )

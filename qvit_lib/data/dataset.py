@@ -491,6 +491,19 @@ class EcalDataset:
         images, labels = self.load(split, n)
         return torch.from_numpy(patchify(images)), torch.from_numpy(labels)
 
+    def images(self, split: str = "train", n: int | None = None, channels: Channels = "energy"):
+        """A CNN's inputs: whole crops as torch tensors, channels first.
+
+        Returns (images (n, C, 32, 32) float32, labels (n,) float32); C is 1 for ``energy``
+        or ``time`` and 2 for ``both`` (energy, then time), normalised as :meth:`load` does.
+        """
+        # lazy: loads torch; importing this module does not
+        import torch
+
+        images, labels = self.load(split, n, channels=channels)
+        images = images[..., None] if channels != "both" else images
+        return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))), torch.from_numpy(labels)
+
     # ----- housekeeping
     def close(self) -> None:
         """Close the HDF5 files the data set holds open."""

@@ -33,6 +33,8 @@ from qvit_lib.quantum.ansatz import (
 from qvit_lib.quantum.device.noise import head_outputs
 from qvit_lib.quantum.exact import fourier_is_cheaper, head_expectations, layered_series_weights
 from qvit_lib.quantum.exact.pauli import pauli_expectations, projection_circuit, term_count
+from qvit_lib.quantum.tensorcircuit_backend import BACKEND as TENSORCIRCUIT
+from qvit_lib.quantum.tensorcircuit_backend import make_tensorcircuit_function
 
 if TYPE_CHECKING:
     from qvit_lib.quantum.device.noise import Execution
@@ -161,7 +163,9 @@ class HybridMultiHeadAttention(nn.Module):
     2·(3·d_h + 1) + 3·d_h = 9·d_h + 2.
 
     ``loader`` is the data loader: "hadamard" (the paper, blind to its input) or "angle".
-    ``backend`` "fused" uses the exact torch simulator (:mod:`qvit_lib.quantum.exact`); any other
+    ``backend`` "fused" uses the exact torch simulator (:mod:`qvit_lib.quantum.exact`);
+    "tensorcircuit" runs the circuits as the paper's public code does (TensorCircuit and JAX,
+    :mod:`qvit_lib.quantum.tensorcircuit_backend`, the optional extra ``peers``); any other
     value is a PennyLane device name and runs the QNodes there, slowly. :meth:`run_as`
     makes the fused circuits return what a device would: shot estimates, gate noise and
     readout errors (:mod:`qvit_lib.quantum.device.noise`, chapter 10).
@@ -219,16 +223,23 @@ class HybridMultiHeadAttention(nn.Module):
         from qvit_lib.quantum.qnodes import default_dtype, make_qnode
 
         if not self._qnodes:
-            self._qnodes = {
-                kind: make_qnode(kind, self.d_head, self.backend, self.loader) for kind in ("query_key", "value")
-            }
+            if self.backend == TENSORCIRCUIT:  # TensorCircuit itself loads when the functions are made
+                self._qnodes = {
+                    kind: make_tensorcircuit_function(kind, self.d_head, self.loader, heads.dtype)
+                    for kind in ("query_key", "value")
+                }
+            else:
+                self._qnodes = {
+                    kind: make_qnode(kind, self.d_head, self.backend, self.loader) for kind in ("query_key", "value")
+                }
         flat = heads.reshape(-1, self.n_heads, self.d_head)
         q, k, v = [], [], []
         with default_dtype(heads.dtype):
-            for h in range(self.n_heads):
+            for h in range(self.n_heads):  # one circuit call per head and role, over every token, as the public code
                 q.append(self._qnodes["query_key"](flat[:, h], self.theta_q[h]))
                 k.append(self._qnodes["query_key"](flat[:, h], self.theta_k[h]))
-                v.append(torch.stack(self._qnodes["value"](flat[:, h], self.theta_v[h]), dim=-1))
+                values = self._qnodes["value"](flat[:, h], self.theta_v[h])
+                v.append(values if isinstance(values, torch.Tensor) else torch.stack(values, dim=-1))
         shape = heads.shape[:-1]
         return (
             torch.stack(q, -1).reshape(shape).to(heads.dtype),

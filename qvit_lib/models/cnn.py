@@ -103,6 +103,7 @@ class ResNet15(nn.Module):
                 f"{self.config.variant}: expected images of shape (batch, {', '.join(map(str, expected))}), "
                 f"got {tuple(images.shape)}"
             )
+        images = images.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout on CPUs
         features = self.blocks(F.relu(self.stem(images))).amax(dim=(-2, -1))  # global max pool
         return self.head(features).squeeze(-1)
 
@@ -111,7 +112,7 @@ def build_cnn(variant: str | CNNConfig, seed: int | None = None) -> ResNet15:
     """A ResNet-15 for a variant name (or config); ``seed`` fixes its initial weights."""
     config = variant if isinstance(variant, CNNConfig) else CNNConfig.from_variant(variant)
     if seed is None:
-        return ResNet15(config)
+        return ResNet15(config).to(memory_format=torch.channels_last)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ResNet15(config)
+        return ResNet15(config).to(memory_format=torch.channels_last)

@@ -32,6 +32,8 @@ from qvit_lib.quantum.ansatz import (
 )
 from qvit_lib.quantum.circuits import Gate, build_circuit
 from qvit_lib.quantum.exact import pauli
+from qvit_lib.quantum.tensorcircuit_backend import BACKEND as TENSORCIRCUIT
+from qvit_lib.quantum.tensorcircuit_backend import make_tensorcircuit_function
 
 DEVICE_ENV = "QVIT_DEVICE"
 DEVICE_ORDER = ("lightning.gpu", "lightning.qubit", "default.qubit")  #: fastest first
@@ -166,7 +168,8 @@ def circuit_outputs(
     """Query/key ⟨Z₀⟩ (n,) and value ⟨Z_j⟩ (n, d) for inputs x (n, d) on one backend.
 
     ``backend``: "fused" (the Fourier series the models use), "fused-complex" (the textbook
-    quadratic form ψ†Mψ) or a PennyLane device name.
+    quadratic form ψ†Mψ), "tensorcircuit" (the public code's simulator, the extra ``peers``)
+    or a PennyLane device name.
     """
     d = x.shape[-1]
     if backend == "fused":
@@ -176,6 +179,9 @@ def circuit_outputs(
         state = exact.product_state(x, loader)
         q = exact.expectations(state, exact.observables(exact.query_key_unitary(theta_qk, d), [0]))[..., 0]
         return q, exact.expectations(state, exact.observables(exact.value_unitary(theta_v, d), list(range(d))))
+    if backend == TENSORCIRCUIT:
+        make = lambda kind: make_tensorcircuit_function(kind, d, loader, x.dtype)  # noqa: E731
+        return make("query_key")(x, theta_qk), make("value")(x, theta_v)
     with default_dtype(x.dtype):
         q = make_qnode("query_key", d, backend, loader)(x, theta_qk)
         v = torch.stack(make_qnode("value", d, backend, loader)(x, theta_v), dim=-1)

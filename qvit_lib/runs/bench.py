@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -577,6 +578,106 @@ def bench_targets(
     }
 
 
+PEER_MEMBERS = (  #: (label, variant, backend): the book's steps and the peers' on the same models
+    ("classical", "classical-cmx-pe", "fused"),
+    ("fused engine", "hybrid-cmx-pe", "fused"),
+    ("fused engine", "hybrid-angle-cmx-pe", "fused"),
+    ("public code: TensorCircuit + JAX (jit, vmap)", "hybrid-cmx-pe", "tensorcircuit"),
+    ("PennyLane default.qubit, broadcast", "hybrid-angle-cmx-pe", "default.qubit"),
+)
+
+
+def bench_peers(batch_size: int = 512, steps: int = 3) -> dict[str, object]:
+    """The training step of the paper's public code and of PennyLane beside the book's, in turns.
+
+    The public code simulates each head's query, key and value circuits with TensorCircuit on
+    JAX, mapped over the tokens and compiled (:mod:`qvit_lib.quantum.tensorcircuit_backend`),
+    on the paper's model, ``hybrid-cmx-pe`` (its loader, H then RX). PennyLane's
+    ``default.qubit`` runs the same circuits broadcast over the tokens. Both peers first show
+    that they compute what the fused engine computes (float64, values and gradients). Needs
+    the optional extra ``peers`` (TensorCircuit, JAX), installed apart from the book.
+    """
+    # lazy: loads torch; importing this module does not
+    import torch
+
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.quantum.qnodes import compare_with_backend
+
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.quantum.tensorcircuit_backend import available
+
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.training.process import keep_freed_memory
+
+    if not available():
+        raise ConfigError(
+            "bench --suite peers needs TensorCircuit and JAX, the optional extra 'peers', in a separate environment: "
+            "python -m venv .venv-peers && .venv-peers/bin/pip install torch==2.13.0 -e '.[peers]'"
+        )
+    keep_freed_memory()
+    agreement = {
+        f"{backend}, {loader} loader": compare_with_backend(backend, loader)
+        for backend in ("tensorcircuit", "default.qubit")
+        for loader in ("hadamard", "angle")
+    }
+    closures, first_call = [], []
+    for _, variant, backend in PEER_MEMBERS:
+        step = training_step(variant, batch_size, backend)
+        start = time.perf_counter()
+        step()  # the first call compiles (JAX's jit) or builds the QNodes
+        first_call.append(time.perf_counter() - start)
+        closures.append(step)
+    seconds = _side_by_side(closures, steps)
+    by_key = {(variant, backend): t for (_, variant, backend), t in zip(PEER_MEMBERS, seconds)}
+    classical = by_key[("classical-cmx-pe", "fused")]
+    public = by_key[("hybrid-cmx-pe", "tensorcircuit")]
+    rows = [
+        {
+            "label": label,
+            "variant": variant,
+            "backend": backend,
+            "step_seconds": _significant(t, 3),
+            "first_call_seconds": _significant(first, 3),
+            "ratio_to_classical": _significant(t / classical, 3),
+            "ratio_to_public_code": _significant(t / public, 3),
+        }
+        for (label, variant, backend), t, first in zip(PEER_MEMBERS, seconds, first_call)
+    ]
+    return {
+        "suite": "peers",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "batch_size": batch_size,
+        "steps_per_figure": steps,
+        "agreement_float64": {k: {name: float(f"{v:.3g}") for name, v in d.items()} for k, d in agreement.items()},
+        "results": rows,
+        "public_code_step_seconds": _significant(public, 3),
+        "machine": {**machine(), "processor": processor(), "torch_threads": torch.get_num_threads(), "device": "cpu"},
+        "versions": {**versions(), **_peer_versions()},
+    }
+
+
+def _peer_versions() -> dict[str, str]:
+    """The peers' versions (TensorCircuit, JAX)."""
+    return {name: importlib.metadata.version(name) for name in ("tensorcircuit", "jax", "jaxlib")}
+
+
+def _print_peers(result: dict[str, object]) -> None:
+    machine_ = result["machine"]
+    print(
+        f"training steps at batch {result['batch_size']}, in turns, {machine_['torch_threads']} torch threads "
+        f"({machine_.get('processor', '?')}):"
+    )
+    for r in result["results"]:
+        print(
+            f"  {r['label']:46s} {r['variant']:22s} {r['step_seconds']:8.3g} s"
+            f"  {r['ratio_to_classical']:7.3g}x classical  {r['ratio_to_public_code']:7.3g}x the public code"
+            f"  (first call {r['first_call_seconds']:.3g} s)"
+        )
+    print("largest difference from the fused engine, float64 (values and gradients):")
+    for name, diffs in result["agreement_float64"].items():
+        print(f"  {name}: {max(diffs.values()):.1e}")
+
+
 def _print_targets(result: dict[str, object]) -> None:
     machine_ = result["machine"]
     print(
@@ -703,6 +804,9 @@ def run_benchmarks(
         else:
             result = bench_targets()
         _print_targets(result)
+    elif suite == "peers":
+        result = bench_peers(batch_size=64, steps=1) if quick else bench_peers()
+        _print_peers(result)
     elif suite == "sweep":
         result = bench_sweep(repeats=1, steps=2, batch_size=64) if quick else bench_sweep()
         jobs, steps, batch = len(result["jobs"]), result["steps_per_job"], result["batch_size"]
@@ -737,7 +841,7 @@ def run_benchmarks(
         print(f"  per 100k events {result['seconds_per_100k']:7.2f} s = {ratio:.2f} x the 60 s target")
     else:
         raise ConfigError(
-            f"unknown benchmark suite {suite!r}; choose from: design, gan, simulation, sweep, targets, training"
+            f"unknown benchmark suite {suite!r}; choose from: design, gan, peers, simulation, sweep, targets, training"
         )
     path = Path(out) if out else (CACHE_DIR / "bench" if quick else DATA_DIR / "bench") / f"{suite}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,16 @@ from qvit_lib.core.config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR
 from qvit_lib.core.errors import CheckpointError, ConfigError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.data.dataset import DataError, EcalDataset, resolve_location, shown_path
+from qvit_lib.models.classifiers import (
+    CNN_VARIANTS,
+    INPUTS,
+    build_classifier,
+    config_from_record,
+    config_from_variant,
+    model_inputs,
+)
 from qvit_lib.models.variants import ViTConfig, all_variants
-from qvit_lib.models.vit import build_model, count_parameters
+from qvit_lib.models.vit import count_parameters
 from qvit_lib.runs import store
 from qvit_lib.runs.store import result_paths, run_name
 from qvit_lib.training.checkpoint import RunIdentity
@@ -82,6 +90,7 @@ __all__ = [
     "training_seconds",
     "idle_training_seconds",
     "test_split",
+    "variant_inputs",
     "test_scores",
     "paired_comparison",
     "seed_comparison",
@@ -152,7 +161,7 @@ DESIGN_RUNS = (
     "classical-cmx-pe-qmlp",
     "hybrid-cmx-pe-qmlp",
 )
-SWEEP_FAMILIES = ("paper", "design")  #: the paper's 22 variants, or chapter 9's runs
+SWEEP_FAMILIES = ("paper", "design", "cnn")  #: the paper's 22 variants, chapter 9's runs, or the CNN baseline
 EVERY_SEED_PROTOCOLS = ("converged",)  #: protocols whose sweep runs every variant with every seed
 
 
@@ -164,9 +173,9 @@ def get_protocol(name: str) -> Protocol:
 
 
 def check_variant(name: str) -> str:
-    """``name`` if it is a variant, or a clear error saying what a variant name looks like."""
+    """``name`` if it is a variant (a ViT's or the CNN's), or a clear error saying what a variant name looks like."""
 
-    ViTConfig.from_variant(name)
+    config_from_variant(name)
     return name
 
 
@@ -196,9 +205,7 @@ RECORD_SCHEMA: store.Schema = {
 def _check_names(record: dict[str, object], path: Path) -> None:
     """The record's variant, configuration, seed and protocol agree with each other and with its file's name."""
 
-    store.check_record_names(
-        record, path, lambda config: ViTConfig(**config), "variant", ("protocol.name", record["protocol"]["name"])
-    )
+    store.check_record_names(record, path, config_from_record, "variant", ("protocol.name", record["protocol"]["name"]))
 
 
 def read_run_record(path: Path) -> dict[str, object]:
@@ -210,7 +217,7 @@ def _names_a_run(stem: str) -> bool:
     """Whether a results file's stem is a run's name: a variant, with ``-seed<S>`` for seeds above 0."""
 
     try:
-        ViTConfig.from_variant(store.split_run_name(stem)[0])
+        config_from_variant(store.split_run_name(stem)[0])
     except ConfigError:
         return False
     return True
@@ -231,8 +238,17 @@ def data_location(protocol: Protocol) -> Path:
     return simulated_dataset(protocol.n_events // 2, seed=SIMULATION_SEED)
 
 
-def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[str, tuple], dict[str, object]]:
-    """Train, validation and test tokens for a protocol, and a description of the data."""
+def load_protocol_data(
+    protocol: Protocol, device: str = "cpu", inputs: str = "tokens"
+) -> tuple[dict[str, tuple], dict[str, object]]:
+    """Train, validation and test events for a protocol, and a description of the data.
+
+    ``inputs``: what the model reads (:data:`~qvit_lib.models.classifiers.INPUTS`): the ViTs'
+    tokens, or whole crops of the ``energy`` channel, the ``time`` channel or ``both`` for the CNN.
+    The events are the same for every ``inputs``.
+    """
+    if inputs not in INPUTS:
+        raise ConfigError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
 
     with EcalDataset(data_location(protocol)) as dataset:
         available = 2 * dataset.n_per_class
@@ -242,10 +258,12 @@ def load_protocol_data(protocol: Protocol, device: str = "cpu") -> tuple[dict[st
                 f"{available}"
             )
         sizes = _split_sizes(protocol, dataset)
-        sets = {split: tuple(t.to(device) for t in dataset.tokens(split, n)) for split, n in sizes.items()}
+        read = dataset.tokens if inputs == "tokens" else lambda split, n: dataset.images(split, n, inputs)
+        sets = {split: tuple(t.to(device) for t in read(split, n)) for split, n in sizes.items()}
         description = dataset.describe()
     description["files"] = [shown_path(f) for f in description["files"]]
     description["used_split_sizes"] = sizes
+    description["inputs"] = inputs
     return sets, description
 
 
@@ -270,16 +288,19 @@ def run_variant(
     """Train one variant under a protocol, evaluate on the test split, write its results.
 
     ``resume`` continues from the run's checkpoint if there is one. ``data`` lets a sweep
-    load the events once for many variants. Inside a torch.distributed group (``torchrun``)
+    load the events once for many variants (:func:`load_protocol_data`, with the inputs the
+    variant reads). Inside a torch.distributed group (``torchrun``)
     the training is data-parallel and rank 0 writes. Returns the record written to JSON.
     """
 
-    check_variant(variant)
+    inputs = model_inputs(config_from_variant(variant))
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     rank, world = distributed_rank()
     if device is None:
         device = f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
-    sets, description = data if data is not None else load_protocol_data(protocol, device)
+    if data is not None and data[1].get("inputs", "tokens") != inputs:
+        raise ConfigError(f"{variant} reads {inputs}, but the events passed as data are {data[1].get('inputs')}")
+    sets, description = data if data is not None else load_protocol_data(protocol, device, inputs)
     files = result_paths(protocol.name, variant, seed, results_dir=results_dir)
     checkpoint = (checkpoint_dir or CHECKPOINT_DIR) / protocol.name / f"{run_name(variant, seed)}.ckpt"
     if rank == 0:
@@ -299,7 +320,7 @@ def run_variant(
         )
 
     code_version()  # read now (and kept): the record names the code this run started with
-    model = build_model(variant, seed=seed).to(device)
+    model = build_classifier(variant, seed=seed).to(device)
     start = time.perf_counter()
     result = train(
         model,
@@ -359,7 +380,7 @@ def load_trained(variant: str, protocol: str = "cpu", seed: int = 0, results_dir
     model, record = store.load_network(
         result_paths(protocol, variant, seed, results_dir=results_dir),
         read_run_record,
-        lambda record: build_model(ViTConfig(**record["config"])),
+        lambda record: build_classifier(config_from_record(record["config"])),
         lambda record: record["parameters"],
         f"no committed run of {run_name(variant, seed)} under protocol {protocol!r}",
         f"python -m qvit_lib train --variant {variant} --protocol {protocol} --seed {seed}",
@@ -398,7 +419,9 @@ def sweep_plan(
 ) -> list[tuple[str, int]]:
     """The runs of a protocol's sweep over a family of variants, in the order they are trained.
 
-    Family ``design``: chapter 9's runs (:data:`DESIGN_RUNS`), seed 0; under a protocol of
+    Family ``cnn``: the CNN baseline (:data:`~qvit_lib.models.classifiers.CNN_VARIANTS`),
+    every input with every seed, seed by seed. Family ``design``: chapter 9's runs
+    (:data:`DESIGN_RUNS`), seed 0; under a protocol of
     :data:`EVERY_SEED_PROTOCOLS`, the best of each new family (:func:`best_of_design_families`)
     with every seed, seed by seed (each family has a first run soonest). Family ``paper``:
 
@@ -410,6 +433,8 @@ def sweep_plan(
 
     if family not in SWEEP_FAMILIES:
         raise ConfigError(f"unknown sweep family {family!r}; valid: {', '.join(SWEEP_FAMILIES)}")
+    if family == "cnn":
+        return [(variant, seed) for seed in seeds for variant in CNN_VARIANTS]
     if family == "design":
         if protocol in EVERY_SEED_PROTOCOLS:
             return [(variant, seed) for seed in seeds for variant in best_of_design_families().values()]
@@ -494,7 +519,7 @@ def sweep(
     for variant, _ in plan or ():
         check_variant(variant)
     share = (plan if plan is not None else sweep_plan(seeds, chosen.name))[rank::world_size]
-    data = None
+    data: dict[str, tuple[dict[str, tuple], dict[str, object]]] = {}  # by what the models read, loaded once
     statuses = []
     for variant, seed in share:
         json_path = result_paths(chosen.name, variant, seed, results_dir=results_dir).record
@@ -509,7 +534,9 @@ def sweep(
             if json_path.exists():  # finished by another process between the check and the claim
                 statuses.append((variant, seed, "done already"))
                 continue
-            data = data or load_protocol_data(chosen, device)
+            inputs = model_inputs(config_from_variant(variant))
+            if inputs not in data:
+                data[inputs] = load_protocol_data(chosen, device, inputs)
             record = run_variant(
                 variant,
                 chosen,
@@ -518,7 +545,7 @@ def sweep(
                 results_dir=results_dir,
                 device=device,
                 progress=progress,
-                data=data,
+                data=data[inputs],
             )
         finally:
             lock.unlink(missing_ok=True)
@@ -609,10 +636,10 @@ def results_table(results: dict[str, dict[str, object]]) -> list[dict[str, objec
     for record in results.values():
         if record["seed"] != 0:
             continue
-        config = ViTConfig.from_variant(record["variant"])
+        config = config_from_variant(record["variant"])
         reference = (
             paper.TABLE1.get((config.attention, config.pooling, config.positional))
-            if config.feed_forward == "mlp" and config.rk_order == 1
+            if isinstance(config, ViTConfig) and config.feed_forward == "mlp" and config.rk_order == 1
             else None
         )
         rows.append(
@@ -653,12 +680,24 @@ def idle_training_seconds(record: dict[str, object]) -> float:
     return float(min(h["seconds"] for h in record["history"]) * len(record["history"]))
 
 
-def test_split(protocol: str) -> tuple[object, object]:
-    """The test events (tokens, labels) every run of a protocol was tested on."""
+def variant_inputs(variant: str) -> str:
+    """What a variant's model reads: ``tokens`` for a vision transformer, the CNN's channels otherwise."""
+    return model_inputs(config_from_variant(variant))
+
+
+def test_split(protocol: str, inputs: str = "tokens") -> tuple[object, object]:
+    """The test events (model inputs, labels) every run of a protocol was tested on.
+
+    ``inputs``: the ViTs' ``tokens``, or the CNN's crops (``energy``, ``time``, ``both``); the
+    events and labels are the same for all.
+    """
 
     chosen = get_protocol(protocol)
+    if inputs not in INPUTS:
+        raise ConfigError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
     with EcalDataset(data_location(chosen)) as dataset:
-        return dataset.tokens("test", _split_sizes(chosen, dataset)["test"])
+        n = _split_sizes(chosen, dataset)["test"]
+        return dataset.tokens("test", n) if inputs == "tokens" else dataset.images("test", n, inputs)
 
 
 def test_scores(
@@ -670,11 +709,12 @@ def test_scores(
 ):
     """A committed run's logits on its protocol's test events, checked against its record.
 
-    ``events``: the test split if already loaded (:func:`test_split`). The AUC of the logits
-    must equal the recorded test AUC, so weights and record are known to belong together.
+    ``events``: the test split if already loaded, as the variant reads it (:func:`test_split`
+    with :func:`variant_inputs`). The AUC of the logits must equal the recorded test AUC, so
+    weights and record are known to belong together.
     """
 
-    tokens, labels = events if events is not None else test_split(protocol)
+    tokens, labels = events if events is not None else test_split(protocol, variant_inputs(variant))
     model, record = load_trained(variant, protocol, seed, results_dir)
     scores = predict_logits(model, tokens).detach().numpy()
     computed, recorded = roc_auc(scores, labels.numpy()), record["test"]["auc"]
@@ -695,9 +735,14 @@ def paired_comparison(
     already loaded (:func:`test_split`). Each run's AUC is checked against its record.
     """
 
-    events = events if events is not None else test_split(protocol)
-    a, b = (test_scores(protocol, variant, seed, events) for variant, seed in (run_a, run_b))
-    return delong_test(a, b, events[1].numpy())
+    loaded = {}
+    if events is not None:
+        loaded["tokens"] = events
+    for variant, _ in (run_a, run_b):
+        inputs = variant_inputs(variant)
+        loaded[inputs] = loaded.get(inputs) or test_split(protocol, inputs)
+    a, b = (test_scores(protocol, variant, seed, loaded[variant_inputs(variant)]) for variant, seed in (run_a, run_b))
+    return delong_test(a, b, loaded[variant_inputs(run_a[0])][1].numpy())
 
 
 def seed_comparison(

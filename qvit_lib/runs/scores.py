@@ -27,7 +27,7 @@ from qvit_lib.analysis.metrics import roc_auc
 from qvit_lib.core.config import progress_enabled
 from qvit_lib.core.errors import CheckpointError, ConfigError
 from qvit_lib.runs import store
-from qvit_lib.runs.experiments import get_protocol, load_results, test_scores, test_split
+from qvit_lib.runs.experiments import get_protocol, load_results, test_scores, test_split, variant_inputs
 from qvit_lib.runs.store import SCORES_SUFFIX
 
 __all__ = ["SCORES_SUFFIX", "SCORED_PROTOCOLS", "AUC_TOLERANCE", "scores_path", "score_runs", "load_scores"]
@@ -72,11 +72,14 @@ def score_runs(protocol: str, results_dir: Path | None = None, progress: bool | 
     todo = [name for name, r in records.items() if not paths[name].is_file() or _read(paths[name])[2] != r["finished"]]
     statuses = dict.fromkeys(records, "kept")
     if todo:
-        events = test_split(protocol)
-        labels = np.packbits(events[1].numpy().astype(bool))
+        events: dict[str, tuple] = {}  # the test split as each kind of model reads it, loaded once
         for name in tqdm(todo, desc="scoring runs", unit="run", disable=not progress_enabled(progress)):
             record = records[name]
-            logits = test_scores(protocol, record["variant"], record["seed"], events, results_dir)
+            inputs = variant_inputs(record["variant"])
+            if inputs not in events:
+                events[inputs] = test_split(protocol, inputs)
+            labels = np.packbits(events[inputs][1].numpy().astype(bool))
+            logits = test_scores(protocol, record["variant"], record["seed"], events[inputs], results_dir)
             temporary = paths[name].with_name(paths[name].name + ".tmp.npz")
             np.savez_compressed(
                 temporary, logits=logits.astype(np.float32), labels=labels, finished=np.array(record["finished"])
