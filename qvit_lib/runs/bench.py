@@ -658,7 +658,7 @@ def bench_peers(batch_size: int = 512, steps: int = 3) -> dict[str, object]:
 
 def _peer_versions() -> dict[str, str]:
     """The peers' versions (TensorCircuit, JAX)."""
-    return {name: importlib.metadata.version(name) for name in ("tensorcircuit", "jax", "jaxlib")}
+    return {name: importlib.metadata.version(name) for name in ("tensorcircuit-ng", "jax", "jaxlib")}
 
 
 def _print_peers(result: dict[str, object]) -> None:
