@@ -242,7 +242,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     plan = sweep_plan(tuple(args.seeds), args.protocol, args.family)
     if args.family != "paper":
         again += f" --family {args.family}"
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or args.workers == 0:  # torchrun's processes, or this one
+    if args.engine == "ray":
+        # lazy: loads Ray; only this engine needs it
+        from qvit_lib.runs.tuning import sweep_with_ray
+
+        again += " --engine ray" + (f" --address {args.address}" if args.address else "")
+        statuses = _interruptible(
+            lambda: sweep_with_ray(
+                args.protocol, plan, address=args.address, cpus=args.workers or None, results_dir=args.results_dir
+            ),
+            again,
+        )
+    elif args.address:
+        raise ConfigError("--address joins a Ray cluster: it goes with --engine ray")
+    elif int(os.environ.get("WORLD_SIZE", "1")) > 1 or args.workers == 0:  # torchrun's processes, or this one
         statuses = _interruptible(
             lambda: sweep(args.protocol, seeds=tuple(args.seeds), results_dir=args.results_dir, plan=plan), again
         )
@@ -256,6 +269,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     for variant, seed, status in statuses:
         print(f"{variant:24s} seed {seed}: {status}")
     _store_scores(args.protocol, args.results_dir)
+    return 0
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    # lazy: loads Ray and torch; only this command needs them
+    from qvit_lib.runs import tuning
+
+    options = {"trials": args.trials or tuning.TRIALS, "seed": args.seed, "address": args.address, "cpus": args.cpus}
+    if args.protocol:
+        options["protocol"] = args.protocol
+    record = tuning.tune_variant(args.variant, results_dir=args.results_dir, **options)
+    chosen = ", ".join(f"{k} {v:.3g}" for k, v in record["chosen"].items())
+    trials = len(record["trials"])
+    print(f"{args.variant}: {trials} trials; chosen {chosen} (validation AUC {record['chosen_val_auc']:.4f})")
     return 0
 
 
@@ -487,10 +514,34 @@ def build_parser() -> argparse.ArgumentParser:
         default="paper",
         help="paper: the paper's 22 variants (default); design: chapter 9's runs of new layers "
         "(under converged: the best variant of each new family, every seed); cnn: the ResNet-15 baseline "
-        "on energy, time and both, every seed",
+        "on energy, time and both, every seed; tuned (with --protocol tuned): the equally tuned models",
     )
+    sw.add_argument(
+        "--engine",
+        choices=("processes", "ray"),
+        default="processes",
+        help="processes: single-threaded workers on this machine sharing the runs by lock files (default); "
+        "ray: each run a Ray task, on this machine's cores or on the cluster given by --address",
+    )
+    sw.add_argument("--address", default=None, help="--engine ray: the Ray cluster to join (e.g. auto, or host:6379)")
     sw.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
     sw.set_defaults(run=_cmd_sweep)
+
+    tu = commands.add_parser(
+        "tune",
+        help="equal tuning: search learning rate, weight decay and warm-up for one model with Ray Tune (ASHA)",
+        description="The same search for every model: random draws of learning rate, weight decay and warm-up, "
+        "trained on the cpu protocol and cut early by ASHA on the validation AUC. Writes "
+        "data/results/tuning/<protocol>/<variant>.json; sweep --protocol tuned --family tuned retrains with it.",
+    )
+    tu.add_argument("--variant", required=True, help="a variant name, e.g. classical-cmx-pe or resnet15-energy")
+    tu.add_argument("--trials", type=_positive_int, default=None, help="trials (default 24; the same for every model)")
+    tu.add_argument("--protocol", default=None, help="protocol of the trials (default cpu)")
+    tu.add_argument("--seed", type=_seed, default=0, help="seed of the draws and of the models (default 0)")
+    tu.add_argument("--address", default=None, help="a Ray cluster to join (default: start Ray on this machine)")
+    tu.add_argument("--cpus", type=_positive_int, default=None, help="CPUs of a local Ray (default: every core)")
+    tu.add_argument("--results-dir", type=Path, default=None, help="where results go (default: data/results)")
+    tu.set_defaults(run=_cmd_tune)
 
     sc = commands.add_parser(
         "scores",

@@ -92,8 +92,8 @@ def test_a_cnn_run_goes_through_the_run_store(tmp_path):
 def test_a_record_of_another_input_is_refused(tmp_path):
     import json
 
-    from qvit_lib.runs import experiments
     from qvit_lib.core.errors import RecordError
+    from qvit_lib.runs import experiments
 
     results = tmp_path / "results"
     experiments.run_variant("resnet15-time", "quick", results_dir=results, progress=False)

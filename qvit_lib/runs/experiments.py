@@ -38,7 +38,7 @@ import torch.distributed as dist
 from qvit_lib.analysis.metrics import classifier_metrics, compact_roc, delong_test, roc_auc
 from qvit_lib.core import paper
 from qvit_lib.core.config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR
-from qvit_lib.core.errors import CheckpointError, ConfigError, TrainingInterrupted
+from qvit_lib.core.errors import CheckpointError, ConfigError, RecordError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.data.dataset import DataError, EcalDataset, resolve_location, shown_path
 from qvit_lib.models.classifiers import (
@@ -137,6 +137,13 @@ PROTOCOLS = {
         paper.EPOCHS,
         description="the cpu protocol's events and splits for the paper's 40 epochs: three seeds of every variant",
     ),
+    "tuned": Protocol(
+        "tuned",
+        100_000,
+        paper.EPOCHS,
+        description="the converged protocol with each model's own learning rate, weight decay and warm-up, "
+        "chosen by the same Ray Tune search (python -m qvit_lib tune)",
+    ),
 }
 
 SEEDED_VARIANTS = ("classical-cmx-pe", "hybrid-cmx-pe", "hybrid-angle-cmx-pe")  #: run with three seeds
@@ -161,8 +168,57 @@ DESIGN_RUNS = (
     "classical-cmx-pe-qmlp",
     "hybrid-cmx-pe-qmlp",
 )
-SWEEP_FAMILIES = ("paper", "design", "cnn")  #: the paper's 22 variants, chapter 9's runs, or the CNN baseline
+#: the paper's 22 variants, chapter 9's runs, the CNN baseline, or the equally tuned models (protocol ``tuned``)
+SWEEP_FAMILIES = ("paper", "design", "cnn", "tuned")
+TUNING_PROTOCOL = "cpu"  #: the protocol whose validation AUC the equal tuning searches on
+OPTIMISER_DEFAULTS = {"weight_decay": 0.0, "warmup_epochs": 0.0}  #: the paper's plain Adam
 EVERY_SEED_PROTOCOLS = ("converged",)  #: protocols whose sweep runs every variant with every seed
+
+
+TUNING_SCHEMA: store.Schema = {
+    "variant": str,
+    "protocol": str,
+    "metric": str,
+    "search_space": dict,
+    "scheduler": dict,
+    "trials": list,
+    "chosen": {"lr": float, "weight_decay": float, "warmup_epochs": float},
+    "chosen_val_auc": float,
+    "wall_seconds": float,
+    "machine": dict,
+    "versions": dict,
+    "code": dict,
+    "finished": str,
+}
+"""An equal-tuning search's record: its space, every trial and the settings it chose."""
+
+
+def tuning_path(variant: str, protocol: str = TUNING_PROTOCOL, results_dir: Path | None = None) -> Path:
+    """Where the tuning record of ``variant`` on ``protocol`` lives (``data/results/tuning/<protocol>/``)."""
+    return result_paths(protocol, variant, folder="tuning", results_dir=results_dir).record
+
+
+def read_tuning_record(path: Path) -> dict[str, object]:
+    """A tuning record, checked: schema, and the variant and protocol against the file's name and folder."""
+
+    def names(record: dict[str, object], where: Path) -> None:
+        if record["variant"] != where.stem or record["protocol"] != where.parent.name:
+            raise RecordError(
+                f"{where}: the record tunes {record['variant']} on {record['protocol']}, "
+                f"but the file names {where.stem} on {where.parent.name}"
+            )
+
+    return store.read_record(path, TUNING_SCHEMA, names)
+
+
+def tuned_settings(variant: str, results_dir: Path | None = None) -> dict[str, float]:
+    """The learning rate, weight decay and warm-up that the equal tuning chose for ``variant``."""
+    path = tuning_path(variant, results_dir=results_dir)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no tuning record of {variant}; search first with: python -m qvit_lib tune --variant {variant}"
+        )
+    return dict(read_tuning_record(path)["chosen"])
 
 
 def get_protocol(name: str) -> Protocol:
@@ -198,6 +254,7 @@ RECORD_SCHEMA: store.Schema = {
     "code": dict,
     "finished": str,
     "weights_sha256?": str,
+    "optimiser?": {"lr": float, "weight_decay": float, "warmup_epochs": float},
 }
 """A classifier run's record: every field and its type (``?``: may be absent, as in a run still unsaved)."""
 
@@ -278,6 +335,7 @@ def run_variant(
     protocol: str | Protocol,
     *,
     seed: int = 0,
+    optimiser: dict[str, float] | None = None,
     resume: bool = False,
     results_dir: Path | None = None,
     checkpoint_dir: Path | None = None,
@@ -289,7 +347,9 @@ def run_variant(
 
     ``resume`` continues from the run's checkpoint if there is one. ``data`` lets a sweep
     load the events once for many variants (:func:`load_protocol_data`, with the inputs the
-    variant reads). Inside a torch.distributed group (``torchrun``)
+    variant reads). ``optimiser``: learning rate, weight decay and warm-up epochs instead of the
+    protocol's plain Adam at its learning rate; under the ``tuned`` protocol, the variant's
+    tuned settings (:func:`tuned_settings`). Inside a torch.distributed group (``torchrun``)
     the training is data-parallel and rank 0 writes. Returns the record written to JSON.
     """
 
@@ -298,6 +358,11 @@ def run_variant(
     rank, world = distributed_rank()
     if device is None:
         device = f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
+    if optimiser is None and protocol.name == "tuned":
+        optimiser = tuned_settings(variant, results_dir)
+    settings = {"lr": protocol.lr, **OPTIMISER_DEFAULTS, **(optimiser or {})}
+    if set(settings) != {"lr", *OPTIMISER_DEFAULTS}:
+        raise ConfigError(f"optimiser: unknown settings {sorted(set(settings) - {'lr', *OPTIMISER_DEFAULTS})}")
     if data is not None and data[1].get("inputs", "tokens") != inputs:
         raise ConfigError(f"{variant} reads {inputs}, but the events passed as data are {data[1].get('inputs')}")
     sets, description = data if data is not None else load_protocol_data(protocol, device, inputs)
@@ -328,7 +393,7 @@ def run_variant(
         sets["val"],
         epochs=protocol.epochs,
         batch_size=protocol.batch_size,
-        lr=protocol.lr,
+        **settings,
         seed=seed,
         progress=progress,
         checkpoint=checkpoint,
@@ -354,6 +419,7 @@ def run_variant(
         "wall_seconds": round(wall, 1),
         "resumed_from_checkpoint": resumed,
         **stamp(device, world),
+        **({"optimiser": {k: float(v) for k, v in settings.items()}} if optimiser is not None else {}),
     }
     if rank != 0:  # data-parallel: one process writes
         return record
@@ -414,12 +480,27 @@ def best_of_design_families(results_dir: Path | None = None) -> dict[str, str]:
     return best
 
 
+def best_part_two(results_dir: Path | None = None) -> str:
+    """The Part II variant with the highest mean test AUC over its seeds under the converged protocol,
+    among the best of each new family (:func:`best_of_design_families`)."""
+    candidates = list(best_of_design_families(results_dir).values())
+    rows = seed_table(load_results("converged", results_dir, candidates), candidates)
+    return max(rows, key=lambda row: row["auc"][0])["variant"]
+
+
+def tuned_models(results_dir: Path | None = None) -> tuple[str, ...]:
+    """The models that get the same tuning budget: the paper's classical and ``hybrid-angle``
+    models, the best Part II variant and the CNN on the energy channel."""
+    return ("classical-cmx-pe", "hybrid-angle-cmx-pe", best_part_two(results_dir), "resnet15-energy")
+
+
 def sweep_plan(
     seeds: tuple[int, ...] = SWEEP_SEEDS, protocol: str = "cpu", family: str = "paper"
 ) -> list[tuple[str, int]]:
     """The runs of a protocol's sweep over a family of variants, in the order they are trained.
 
-    Family ``cnn``: the CNN baseline (:data:`~qvit_lib.models.classifiers.CNN_VARIANTS`),
+    Family ``tuned`` (protocol ``tuned`` only): :func:`tuned_models` with every seed. Family
+    ``cnn``: the CNN baseline (:data:`~qvit_lib.models.classifiers.CNN_VARIANTS`),
     every input with every seed, seed by seed. Family ``design``: chapter 9's runs
     (:data:`DESIGN_RUNS`), seed 0; under a protocol of
     :data:`EVERY_SEED_PROTOCOLS`, the best of each new family (:func:`best_of_design_families`)
@@ -433,6 +514,12 @@ def sweep_plan(
 
     if family not in SWEEP_FAMILIES:
         raise ConfigError(f"unknown sweep family {family!r}; valid: {', '.join(SWEEP_FAMILIES)}")
+    if (family == "tuned") != (protocol == "tuned"):
+        raise ConfigError(
+            "the family 'tuned' and the protocol 'tuned' go together: sweep --protocol tuned --family tuned"
+        )
+    if family == "tuned":
+        return [(variant, seed) for seed in seeds for variant in tuned_models()]
     if family == "cnn":
         return [(variant, seed) for seed in seeds for variant in CNN_VARIANTS]
     if family == "design":

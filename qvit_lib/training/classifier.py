@@ -96,6 +96,8 @@ def train(
     epochs: int,
     batch_size: int = paper.BATCH_SIZE,
     lr: float = paper.LEARNING_RATE,
+    weight_decay: float = 0.0,
+    warmup_epochs: float = 0.0,
     seed: int = 0,
     progress: bool | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
@@ -104,6 +106,10 @@ def train(
     run: RunIdentity | None = None,
 ) -> TrainResult:
     """Train with Adam on BCE, keep the epoch with the best validation accuracy.
+
+    ``weight_decay``: decoupled weight decay (AdamW's); ``warmup_epochs``: the learning rate
+    rises linearly from 0 to ``lr`` over this many epochs, batch by batch. The defaults (0, 0)
+    are the paper's plain Adam; chapter 7's equal tuning searches both.
 
     ``train_set`` and ``val_set`` are (tokens, labels) tensors on the model's device. The model
     ends with the best epoch's weights. ``progress`` shows a tqdm bar with live loss and
@@ -133,6 +139,11 @@ def train(
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if resume and checkpoint is None:
         raise ConfigError("resume=True needs a checkpoint path")
+    if not (lr > 0 and weight_decay >= 0 and warmup_epochs >= 0):
+        raise ConfigError(
+            f"lr must be > 0, weight_decay and warmup_epochs >= 0; got lr={lr}, weight_decay={weight_decay}, "
+            f"warmup_epochs={warmup_epochs}"
+        )
     _check_labelled_set("train_set", train_set)
     _check_labelled_set("val_set", val_set)
     tokens, labels = train_set
@@ -143,7 +154,7 @@ def train(
         device = next(model.parameters()).device
         network = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, decoupled_weight_decay=True)
     result = TrainResult()
     best_accuracy, first_epoch = -1.0, 0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -164,6 +175,7 @@ def train(
         )
         best_accuracy, first_epoch = result.history[result.best_epoch - 1]["val_accuracy"], state["epoch"]
     n_batches = -(-len(tokens) // batch_size)
+    warmup_steps = warmup_epochs * n_batches  # the learning rate at step t is lr · min(1, t / warmup_steps)
     # At most one refresh a second: a notebook bar sends kernel messages on every refresh, and
     # a flood of them can overflow the kernel's output queue (nbval then loses the cell's end).
     bar = tqdm(
@@ -213,6 +225,10 @@ def train(
                         f"loss is {batch_loss} at epoch {epoch + 1}, batch {i // batch_size + 1}; stopped, {kept}. "
                         f"Try a smaller learning rate (lr={lr})."
                     )
+                if warmup_steps > 0:  # from the step count alone, so a resumed run continues the same ramp
+                    step = epoch * n_batches + batch_index + 1
+                    for group in optimiser.param_groups:
+                        group["lr"] = lr * min(1.0, step / warmup_steps)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
