@@ -23,7 +23,8 @@ class PublishedFigure:
     auc: float
     setup: str
     source: str  # a key of book/references.bib
-    where: str  # file (and line or cell) at the cited commit
+    repository: str  # owner/name@commit where the figure is printed
+    where: str  # file (and line or cell) at that commit
 
 
 CMS_FIGURES = (
@@ -33,6 +34,7 @@ CMS_FIGURES = (
         0.8158,
         "80/20 split (the 20 % also validates), AdamW, 20 epochs",
         "aadi2025common",
+        "AADI-234/GSoC25_Foundation-Models_End-to-End_Event_Reconstruction@0c9e013",
         "Common_Task_1/Photon_Electron_Classification_Channel1_Only_ResNet15.ipynb, output 'Test ROC-AUC: 0.8158'",
     ),
     PublishedFigure(
@@ -41,6 +43,7 @@ CMS_FIGURES = (
         0.8143,
         "stratified 80/20 split, AdamW, 50 epochs",
         "fractaloid2024tasks",
+        "fractaloid007/ML4Sci_Tasks@4dff293",
         "README.md",
     ),
     PublishedFigure(
@@ -49,6 +52,7 @@ CMS_FIGURES = (
         0.80,
         "15 % held out for testing, Adam, 200 epochs",
         "muten2021qcnn",
+        "ML4SCI/QMLHEP@198fa01",
         "Quantum_CNN_for_HEP_Eraraya_Ricardo_Muten/README.md, line 174",
     ),
     PublishedFigure(
@@ -57,6 +61,7 @@ CMS_FIGURES = (
         0.6665,
         "as its energy-channel run",
         "aadi2025common",
+        "AADI-234/GSoC25_Foundation-Models_End-to-End_Event_Reconstruction@0c9e013",
         "Common_Task_1/Photon_Electron_Classification_Channel2_Only_ResNet15.ipynb, output 'Test ROC-AUC: 0.6665'",
     ),
     PublishedFigure(
@@ -65,6 +70,7 @@ CMS_FIGURES = (
         0.7833,
         "energy channel, 80/10/10 split, Adam 5e-3, 40 epochs",
         "unlu2024code",
+        "EyupBunlu/QViT_HEP_ML4Sci@c98deb9",
         "Introduction.ipynb, cell 82",
     ),
     PublishedFigure(
@@ -73,6 +79,7 @@ CMS_FIGURES = (
         0.7793,
         "439 200 / 48 800 / 10 000 events, 100 epochs",
         "comajoan2024code",
+        "salcc/QuantumTransformers@9ffee5b",
         "notebooks/quantum/electron-photon.ipynb, cell 9",
     ),
     PublishedFigure(
@@ -81,6 +88,7 @@ CMS_FIGURES = (
         0.7910,
         "439 200 / 48 800 / 10 000 events, 50 epochs",
         "comajoan2024code",
+        "salcc/QuantumTransformers@9ffee5b",
         "notebooks/classical/electron-photon.ipynb, cell 7",
     ),
 )
