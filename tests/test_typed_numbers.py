@@ -92,7 +92,7 @@ def test_the_scan_finds_a_planted_number():
     assert typed_numbers("## 10.4 Shots") == []
 
 
-GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)(?::[^`]*)?`")
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`((?:[^`:]+::)?[^`:]+)(?::[^`]*)?`")  # page.ipynb::key: another page's
 GLUE_CALL = re.compile(r"glue\(\s*f?[\"']([^\"']+)[\"']")
 
 
@@ -117,3 +117,4 @@ def test_the_glue_check_finds_a_role_without_its_call():
     code = 'glue("auc", 0.8, display=False)\nfor k in ks:\n    glue(f"{k}_sd", 0.1, display=False)'
     assert unglued_roles(code, ["{glue:text}`auc:.3f` ± {glue:text}`hybrid_sd:.3f`"]) == []
     assert unglued_roles(code, ["{glue:text}`bce:.3f`"]) == ["bce"]
+    assert unglued_roles(code, ["{glue:text}`01_dataset.ipynb::gap:.3f`"]) == []  # glued on that page
