@@ -1002,3 +1002,35 @@ def auc_against_cost(rows: Mapping[str, Mapping[str, object]], reference: str = 
     ax.set_ylabel("test ROC AUC")
     ax.legend(loc="lower right", fontsize=9)
     return ax
+
+
+def tuning_trials(records: Mapping[str, Mapping[str, object]]) -> plt.Figure:
+    """Equal tuning, one panel per setting: each trial's last validation AUC against the value it
+    drew (one colour per model; a filled marker ran every epoch, a hollow one was stopped by ASHA),
+    the chosen trial ringed."""
+    settings = (
+        ("lr", "learning rate", True),
+        ("weight_decay", "weight decay", True),
+        ("warmup_epochs", "warm-up [epochs]", False),
+    )
+    fig, axes = column_figure(1, 3, height=2.8, sharey=True)
+    for colour, (variant, record) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], records.items()):
+        full = record["scheduler"]["max_t"]
+        for ax, (key, label, log) in zip(axes, settings):
+            for trial in record["trials"]:
+                done = trial["epochs"] == full
+                ax.scatter(
+                    trial["config"][key],
+                    trial["val_auc"][-1],
+                    s=18,
+                    facecolors=colour if done else "none",
+                    edgecolors=colour,
+                    linewidths=0.8,
+                    label=variant if (ax is axes[0] and trial is record["trials"][0]) else None,
+                )
+            ax.scatter(record["chosen"][key], record["chosen_val_auc"], s=90, facecolors="none", edgecolors="black")
+            ax.set_xscale("log" if log else "linear")
+            ax.set_xlabel(label)
+    axes[0].set_ylabel("validation AUC (last epoch trained)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    return fig
