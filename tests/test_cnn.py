@@ -114,3 +114,16 @@ def test_events_read_for_another_model_are_refused():
         experiments.run_variant("resnet15-energy", protocol, data=tokens, progress=False)
     with pytest.raises(ConfigError, match="inputs must be one of tokens, energy, time, both"):
         experiments.load_protocol_data(protocol, inputs="colour")
+
+
+def test_scores_of_a_cnn_and_a_transformer_side_by_side(tmp_path):
+    from qvit_lib.runs import experiments
+    from qvit_lib.runs.scores import load_scores, score_runs
+
+    results = tmp_path / "results"
+    for variant in ("resnet15-energy", "none-cmx-pe"):
+        experiments.run_variant(variant, "quick", results_dir=results, progress=False)
+    assert score_runs("quick", results) == {"resnet15-energy": "scored", "none-cmx-pe": "scored"}
+    assert score_runs("quick", results) == {"resnet15-energy": "kept", "none-cmx-pe": "kept"}
+    scores, labels = load_scores("quick", results)
+    assert set(scores) == {("resnet15-energy", 0), ("none-cmx-pe", 0)} and len(labels) > 0
