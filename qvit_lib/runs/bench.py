@@ -665,12 +665,17 @@ def _peer_versions() -> dict[str, str]:
     return {name: importlib.metadata.version(name) for name in ("tensorcircuit-ng", "jax", "jaxlib")}
 
 
-def _print_peers(result: dict[str, object]) -> None:
+def _steps_header(result: dict[str, object], detail: str = "") -> str:
+    """The first line of a suite that times training steps in turns: batch, threads, processor."""
     machine_ = result["machine"]
-    print(
+    return (
         f"training steps at batch {result['batch_size']}, in turns, {machine_['torch_threads']} torch threads "
-        f"({machine_.get('processor', '?')}):"
+        f"({machine_.get('processor', '?')}){detail}:"
     )
+
+
+def _print_peers(result: dict[str, object]) -> None:
+    print(_steps_header(result))
     for r in result["results"]:
         print(
             f"  {r['label']:46s} {r['variant']:22s} {r['step_seconds']:8.3g} s"
@@ -683,11 +688,7 @@ def _print_peers(result: dict[str, object]) -> None:
 
 
 def _print_targets(result: dict[str, object]) -> None:
-    machine_ = result["machine"]
-    print(
-        f"training steps at batch {result['batch_size']}, in turns, {machine_['torch_threads']} torch threads "
-        f"({machine_.get('processor', '?')}); {result['attention']}:"
-    )
+    print(_steps_header(result, f"; {result['attention']}"))
     for r in result["results"]:
         print(f"  {r['path']:8s} {r['variant']:28s} {r['step_seconds'] * 1e3:8.1f} ms  {r['ratio_to_classical']:6.2f}x")
     print("targets (ratio measured, largest allowed):")
