@@ -1031,6 +1031,6 @@ def tuning_trials(records: Mapping[str, Mapping[str, object]]) -> plt.Figure:
             ax.scatter(record["chosen"][key], record["chosen_val_auc"], s=90, facecolors="none", edgecolors="black")
             ax.set_xscale("log" if log else "linear")
             ax.set_xlabel(label)
-    axes[0].set_ylabel("validation AUC (last epoch trained)")
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].set_ylabel("validation AUC")
+    fig.legend(loc="outside upper center", ncols=min(len(records), 4), fontsize=7, frameon=False)
     return fig
