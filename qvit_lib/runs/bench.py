@@ -43,6 +43,8 @@ __all__ = [
     "STEP_TARGETS",
     "profile_step",
     "bench_targets",
+    "PEER_MEMBERS",
+    "bench_peers",
     "run_benchmarks",
 ]
 

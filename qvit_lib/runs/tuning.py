@@ -22,13 +22,13 @@ from qvit_lib.core.config import CACHE_DIR
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.runs import store
+from qvit_lib.runs.store import result_paths
 from qvit_lib.runs.experiments import (
     TUNING_PROTOCOL,
     check_variant,
     claim_run,
     get_protocol,
     load_protocol_data,
-    result_paths,
     run_variant,
     tuning_path,
     variant_inputs,
