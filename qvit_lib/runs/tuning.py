@@ -22,7 +22,6 @@ from qvit_lib.core.config import CACHE_DIR
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.runs import store
-from qvit_lib.runs.store import result_paths
 from qvit_lib.runs.experiments import (
     TUNING_PROTOCOL,
     check_variant,
@@ -33,6 +32,7 @@ from qvit_lib.runs.experiments import (
     tuning_path,
     variant_inputs,
 )
+from qvit_lib.runs.store import result_paths
 
 __all__ = ["SEARCH_SPACE", "TRIALS", "ASHA", "start_ray", "tune_variant", "sweep_with_ray", "trial_table"]
 
