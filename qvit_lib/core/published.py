@@ -25,6 +25,7 @@ class PublishedFigure:
     source: str  # a key of book/references.bib
     repository: str  # owner/name@commit where the figure is printed
     where: str  # file (and line or cell) at that commit
+    decimals: int = 4  # as printed there
 
 
 CMS_FIGURES = (
@@ -54,6 +55,7 @@ CMS_FIGURES = (
         "muten2021qcnn",
         "ML4SCI/QMLHEP@198fa01",
         "Quantum_CNN_for_HEP_Eraraya_Ricardo_Muten/README.md, line 174",
+        decimals=2,
     ),
     PublishedFigure(
         "ResNet-15, time channel",

@@ -1004,10 +1004,13 @@ def auc_against_cost(rows: Mapping[str, Mapping[str, object]], reference: str = 
     return ax
 
 
-def tuning_trials(records: Mapping[str, Mapping[str, object]]) -> plt.Figure:
+def tuning_trials(
+    records: Mapping[str, Mapping[str, object]], reference: Mapping[str, float] | None = None
+) -> plt.Figure:
     """Equal tuning, one panel per setting: each trial's last validation AUC against the value it
     drew (one colour per model; a filled marker ran every epoch, a hollow one was stopped by ASHA),
-    the chosen trial ringed."""
+    the chosen trial ringed; ``reference`` settings (e.g. the paper's) as dashed lines where the
+    axis can show them."""
     settings = (
         ("lr", "learning rate", True),
         ("weight_decay", "weight decay", True),
@@ -1031,6 +1034,9 @@ def tuning_trials(records: Mapping[str, Mapping[str, object]]) -> plt.Figure:
             ax.scatter(record["chosen"][key], record["chosen_val_auc"], s=90, facecolors="none", edgecolors="black")
             ax.set_xscale("log" if log else "linear")
             ax.set_xlabel(label)
+            value = (reference or {}).get(key)
+            if value is not None and (value > 0 or not log):
+                ax.axvline(value, color="grey", linestyle="--", linewidth=0.8)
     axes[0].set_ylabel("validation AUC")
     fig.legend(loc="outside upper center", ncols=min(len(records), 4), fontsize=7, frameon=False)
     return fig
