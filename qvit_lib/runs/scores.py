@@ -33,7 +33,7 @@ from qvit_lib.runs.store import SCORES_SUFFIX
 __all__ = ["SCORES_SUFFIX", "SCORED_PROTOCOLS", "AUC_TOLERANCE", "scores_path", "score_runs", "load_scores"]
 
 
-SCORED_PROTOCOLS = ("converged",)  #: whose runs chapter 7 compares pairwise: train and sweep store their scores
+SCORED_PROTOCOLS = ("converged", "tuned")  #: whose runs chapter 7 compares pairwise: train and sweep store their scores
 AUC_TOLERANCE = 1e-4  #: stored logits against the recorded AUC (as test_scores checks at scoring time)
 
 
