@@ -11,11 +11,12 @@ from qvit_lib.core.errors import CheckpointError
 from qvit_lib.runs import experiments, scores, store
 
 
-def test_the_committed_scores_cover_every_committed_converged_run():
-    """Every converged run committed has its logits beside it (<run>.scores.npz), scored after it
-    finished training (a run committed without ``python -m qvit_lib scores`` fails here)."""
-    stored, labels = scores.load_scores("converged")
-    records = experiments.load_results("converged")
+@pytest.mark.parametrize("protocol", scores.SCORED_PROTOCOLS)
+def test_the_committed_scores_cover_every_committed_run(protocol):
+    """Every converged or tuned run committed has its logits beside it (<run>.scores.npz), scored
+    after it finished training (a run committed without ``python -m qvit_lib scores`` fails here)."""
+    stored, labels = scores.load_scores(protocol)
+    records = experiments.load_results(protocol)
     assert sorted(stored) == sorted((r["variant"], r["seed"]) for r in records.values())
     assert labels.shape == (10_000,) and labels.mean() == 0.5
     for record in records.values():
