@@ -161,14 +161,22 @@ def test_sweep_workers_share_the_plan_and_train_single_threaded(tmp_path):
 
 
 # The converged protocol trains on the cpu protocol's events: the same test split.
-COMMITTED = [(p, name) for p in ("cpu", "converged") for name in sorted(experiments.load_results(p))]
+COMMITTED = [(p, name) for p in ("cpu", "converged", "tuned") for name in sorted(experiments.load_results(p))]
 
 
 @pytest.fixture(scope="module")
 def cpu_test_slice():
-    sets, _ = experiments.load_protocol_data(experiments.get_protocol("cpu"))
-    tokens, labels = sets["test"]
-    return tokens[: experiments.TEST_SLICE_EVENTS], labels[: experiments.TEST_SLICE_EVENTS]
+    """The first test events as each kind of model reads them (tokens, or a CNN's channels), loaded once."""
+    loaded = {}
+
+    def events(inputs: str = "tokens"):
+        if inputs not in loaded:
+            sets, _ = experiments.load_protocol_data(experiments.get_protocol("cpu"), inputs=inputs)
+            images, labels = sets["test"]
+            loaded[inputs] = images[: experiments.TEST_SLICE_EVENTS], labels[: experiments.TEST_SLICE_EVENTS]
+        return loaded[inputs]
+
+    return events
 
 
 @pytest.mark.slow
@@ -183,7 +191,7 @@ def test_every_committed_model_loads_and_reproduces_its_metrics(protocol, name, 
     from qvit_lib.training import evaluate
 
     recorded = record["test_slice"]
-    tokens, labels = cpu_test_slice
+    tokens, labels = cpu_test_slice(experiments.variant_inputs(record["variant"]))
     assert recorded["events"] == len(labels)
     metrics = evaluate(model, tokens, labels)
     for key in ("accuracy", "auc", "bce"):
