@@ -89,6 +89,7 @@ __all__ = [
     "tuned_models",
     "sweep_plan",
     "claim_run",
+    "run_claimed",
     "sweep",
     "sweep_in_processes",
     "load_results",
@@ -586,6 +587,47 @@ def _stale_lock(lock: Path) -> bool:
     return False
 
 
+def run_claimed(
+    variant: str,
+    seed: int,
+    protocol: Protocol,
+    *,
+    results_dir: Path | None = None,
+    device: str | None = None,
+    progress: bool | None = None,
+    data=None,
+) -> tuple[str, bool]:
+    """One run of a sweep, unless it is finished or claimed by another process: (status, trained).
+
+    The run is claimed (:func:`claim_run`), resumed from its checkpoint, recorded and released;
+    both sweeps, the file-lock one and Ray's (:func:`~qvit_lib.runs.tuning.sweep_with_ray`), call
+    this. ``data``: a callable giving the events (:func:`load_protocol_data`), called only if the
+    run trains.
+    """
+    json_path = result_paths(protocol.name, variant, seed, results_dir=results_dir).record
+    if json_path.exists():
+        return "done already", False
+    lock = claim_run(json_path)
+    if lock is None:
+        return "taken by another process", False
+    try:
+        if json_path.exists():  # finished by another process between the check and the claim
+            return "done already", False
+        record = run_variant(
+            variant,
+            protocol,
+            seed=seed,
+            resume=True,
+            results_dir=results_dir,
+            device=device,
+            progress=progress,
+            data=data() if data is not None else None,
+        )
+    finally:
+        lock.unlink(missing_ok=True)
+    return f"test AUC {record['test']['auc']:.3f} in {record['wall_seconds']:.0f} s", True
+
+
 def sweep(
     protocol: str,
     *,
@@ -617,35 +659,19 @@ def sweep(
     data: dict[str, tuple[dict[str, tuple], dict[str, object]]] = {}  # by what the models read, loaded once
     statuses = []
     for variant, seed in share:
-        json_path = result_paths(chosen.name, variant, seed, results_dir=results_dir).record
-        if json_path.exists():
-            statuses.append((variant, seed, "done already"))
-            continue
-        lock = claim_run(json_path)
-        if lock is None:
-            statuses.append((variant, seed, "taken by another process"))
-            continue
-        try:
-            if json_path.exists():  # finished by another process between the check and the claim
-                statuses.append((variant, seed, "done already"))
-                continue
-            inputs = model_inputs(config_from_variant(variant))
-            if inputs not in data:
+        inputs = variant_inputs(variant)
+
+        def events(inputs: str = inputs) -> tuple[dict[str, tuple], dict[str, object]]:
+            if inputs not in data:  # loaded once per kind of input, and only when a run needs it
                 data[inputs] = load_protocol_data(chosen, device, inputs)
-            record = run_variant(
-                variant,
-                chosen,
-                seed=seed,
-                resume=True,
-                results_dir=results_dir,
-                device=device,
-                progress=progress,
-                data=data[inputs],
-            )
-        finally:
-            lock.unlink(missing_ok=True)
-        statuses.append((variant, seed, f"test AUC {record['test']['auc']:.3f} in {record['wall_seconds']:.0f} s"))
-        print(f"[{rank}/{world_size}] {run_name(variant, seed)}: {statuses[-1][2]}", flush=True)
+            return data[inputs]
+
+        status, trained = run_claimed(
+            variant, seed, chosen, results_dir=results_dir, device=device, progress=progress, data=events
+        )
+        statuses.append((variant, seed, status))
+        if trained:
+            print(f"[{rank}/{world_size}] {run_name(variant, seed)}: {status}", flush=True)
     return statuses
 
 

@@ -25,14 +25,12 @@ from qvit_lib.runs import store
 from qvit_lib.runs.experiments import (
     TUNING_PROTOCOL,
     check_variant,
-    claim_run,
     get_protocol,
     load_protocol_data,
-    run_variant,
+    run_claimed,
     tuning_path,
     variant_inputs,
 )
-from qvit_lib.runs.store import result_paths
 
 __all__ = ["SEARCH_SPACE", "TRIALS", "ASHA", "start_ray", "tune_variant", "sweep_with_ray", "trial_table"]
 
@@ -182,25 +180,14 @@ def tune_variant(
 
 
 def _ray_run(variant: str, seed: int, protocol: str, results_dir: str | None) -> tuple[str, int, str]:
-    """One run of a Ray sweep, in a Ray worker: claimed, trained (resuming), recorded, released."""
+    """One run of a Ray sweep, in a Ray worker, one thread: claimed, trained, recorded, released."""
     # lazy: loads torch in the Ray worker
     import torch
 
     torch.set_num_threads(1)
     where = Path(results_dir) if results_dir else None
-    record_path = result_paths(protocol, variant, seed, results_dir=where).record
-    if record_path.exists():
-        return variant, seed, "done already"
-    lock = claim_run(record_path)
-    if lock is None:
-        return variant, seed, "taken by another process"
-    try:
-        if record_path.exists():
-            return variant, seed, "done already"
-        record = run_variant(variant, protocol, seed=seed, resume=True, results_dir=where, progress=False)
-    finally:
-        lock.unlink(missing_ok=True)
-    return variant, seed, f"test AUC {record['test']['auc']:.3f} in {record['wall_seconds']:.0f} s"
+    status, _ = run_claimed(variant, seed, get_protocol(protocol), results_dir=where, progress=False)
+    return variant, seed, status
 
 
 def sweep_with_ray(
