@@ -89,7 +89,8 @@ def test_fpd_and_kpd_reproduce_jetnets_unit_cases():
     assert fsm.frechet_physics_distance(twos, zeros, min_samples=20, max_samples=50) == pytest.approx((8, 0))
     assert fsm.kernel_physics_distance(ones, zeros_scaled, batch_size=50, degree=4) == pytest.approx((15, 0))
     assert fsm.kernel_physics_distance(twos, zeros, batch_size=50, degree=4) == pytest.approx((624, 0))
-    assert fsm.kernel_physics_distance(twos, zeros, batch_size=50) == pytest.approx((124, 0))  # cubic: 5³ + 1 − 2
+    assert fsm.kernel_physics_distance(twos, zeros, batch_size=50) == pytest.approx((624, 0))  # degree 4 by default
+    assert fsm.kernel_physics_distance(twos, zeros, batch_size=50, degree=3) == pytest.approx((124, 0))  # 5³ + 1 − 2
 
 
 def test_standardise_uses_the_references_statistics():
@@ -144,13 +145,13 @@ def test_the_mmd_estimator_is_unbiased_and_the_plug_in_is_not():
     rng = np.random.default_rng(9)
     for d in (4, 20):  # by tensor powers (4³, 4⁴ ≤ _TENSOR_LIMIT) and by Gram matrices (20³ > _TENSOR_LIMIT)
         x, y = rng.normal(size=(30, d)), rng.normal(1, 1, size=(40, d))
-        assert fsm.polynomial_mmd2(x, y) == pytest.approx(_naive_mmd2(x, y, 3, unbiased=True), rel=1e-9)
-        assert fsm.polynomial_mmd2(x, y, degree=4) == pytest.approx(_naive_mmd2(x, y, 4, unbiased=True), rel=1e-9)
+        assert fsm.polynomial_mmd2(x, y, degree=3) == pytest.approx(_naive_mmd2(x, y, 3, unbiased=True), rel=1e-9)
+        assert fsm.polynomial_mmd2(x, y) == pytest.approx(_naive_mmd2(x, y, 4, unbiased=True), rel=1e-9)
     unbiased, plug_in = [], []
     for _ in range(300):  # fresh samples of one distribution each time
         x, y = rng.normal(size=(60, 2)), rng.normal(size=(60, 2))
         unbiased.append(fsm.polynomial_mmd2(x, y))
-        plug_in.append(_naive_mmd2(x, y, 3, unbiased=False))
+        plug_in.append(_naive_mmd2(x, y, 4, unbiased=False))
     standard_error = np.std(unbiased) / np.sqrt(len(unbiased))
     assert abs(np.mean(unbiased)) < 3 * standard_error
     assert np.mean(plug_in) > 10 * standard_error

@@ -21,10 +21,10 @@ import torch
 
 from qvit_lib.analysis.shower_comparison import conditional_table, frechet_distance
 from qvit_lib.core.config import CACHE_DIR
-from qvit_lib.core.errors import ConfigError, DataError
-from qvit_lib.core.provenance import code_version, stamp
+from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, RecordError
+from qvit_lib.core.provenance import code_version, stamp, write_record
 from qvit_lib.data.dataset import SPLITS, EcalDataset, resolve_location, shown_path
-from qvit_lib.models.gan import GAN_MODELS, GANConfig, build_gan, incident_energy
+from qvit_lib.models.gan import ETA_MAX, GAN_MODELS, GANConfig, build_gan, incident_energy
 from qvit_lib.models.vit import count_parameters
 from qvit_lib.runs import store
 from qvit_lib.training.checkpoint import RunIdentity
@@ -44,6 +44,11 @@ __all__ = [
     "read_gan_record",
     "run_gan",
     "load_generator",
+    "evaluation_path",
+    "EVALUATION_SCHEMA",
+    "evaluate_run",
+    "read_evaluation",
+    "write_generated",
 ]
 
 
@@ -223,3 +228,116 @@ def load_generator(name: str, protocol: str = "cpu", seed: int = 0, results_dir:
         f"no committed GAN run {name!r} (seed {seed}) under protocol {protocol!r}",
         f"python -m qvit_lib gan --model {name} --protocol {protocol} --seed {seed}",
     )
+
+
+EVALUATION_SCHEMA: store.Schema = {
+    "name": str,
+    "seed": int,
+    "protocol": str,
+    "weights_sha256": str,
+    "evaluation": dict,
+    "wall_seconds": float,
+    "machine": dict,
+    "versions": dict,
+    "code": dict,
+    "finished": str,
+}
+"""A GAN run's evaluation (:mod:`qvit_lib.runs.gan_evaluation`), kept apart from its training record."""
+
+
+def evaluation_path(name: str, protocol: str, seed: int = 0, results_dir: Path | None = None) -> Path:
+    """``data/results/gan/<protocol>/evaluation/<run>.json``: beside the runs, not among them."""
+    record = gan_paths(name, protocol, seed, results_dir).record
+    return record.parent / "evaluation" / record.name
+
+
+def evaluate_run(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None) -> dict:
+    """Evaluate a trained run's generator on the data's test split and write its evaluation record."""
+    # lazy: the evaluation loads scikit-learn and the book's classifier
+    from qvit_lib.runs.gan_evaluation import evaluate_generator
+
+    code_version()
+    generator, record = load_generator(name, protocol, seed, results_dir)
+    start = time.perf_counter()
+    evaluation = evaluate_generator(generator, None, seed)
+    result = {
+        "name": name,
+        "seed": seed,
+        "protocol": protocol,
+        "weights_sha256": record["weights_sha256"],
+        "evaluation": evaluation,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        **stamp(),
+    }
+    write_record(result, evaluation_path(name, protocol, seed, results_dir))
+    return result
+
+
+def read_evaluation(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None) -> dict:
+    """A run's evaluation, checked: its schema, and that it judged the weights committed today."""
+    path = evaluation_path(name, protocol, seed, results_dir)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: no evaluation of GAN run {store.run_name(name, seed)!r}; make it with: "
+            f"python -m qvit_lib gan --model {name} --protocol {protocol} --seed {seed} --evaluate"
+        )
+    evaluation = store.read_record(path, EVALUATION_SCHEMA, lambda record, path: None)
+    weights = gan_paths(name, protocol, seed, results_dir).weights
+    if not weights.is_file() or store.weights_digest(weights) != evaluation["weights_sha256"]:
+        raise RecordError(f"{path}: evaluates other weights than {weights}; evaluate the run again (--evaluate)")
+    return evaluation
+
+
+def write_generated(
+    name: str, n_events: int, out: Path, *, protocol: str = "cpu", seed: int = 0, overwrite: bool = False
+) -> Path:
+    """Generate ``n_events`` showers (half photons, half electrons, η uniform in the barrel) into one
+    file of the CMS format — ``X`` (N, 32, 32, 2), ``y`` — with each shower's ``eta``, shuffled.
+
+    Every chapter and command reads it through ``QVIT_DATA``. Refuses an existing file unless
+    ``overwrite``; writes under a temporary name and renames.
+    """
+    # lazy: loads h5py; importing this module does not
+    import h5py
+
+    from qvit_lib.data.dataset import is_hdf5_name
+
+    out = Path(out)
+    if isinstance(n_events, bool) or n_events <= 0 or n_events % 2:
+        raise ConfigError(f"--n must be a positive even number (half photons, half electrons), got {n_events}")
+    if not is_hdf5_name(out):
+        raise ConfigError(f"--out {out}: expected a file name ending in .h5 or .hdf5")
+    if out.exists() and not overwrite:
+        raise ConfigError(
+            f"--out {out}: already exists; remove it, choose another --out, or overwrite it (--overwrite)"
+        )
+    store.check_output_paths(out)
+    generator, record = load_generator(name, protocol, seed)
+    random = torch.Generator().manual_seed(seed)
+    labels = (torch.arange(n_events) % 2).float()[torch.randperm(n_events, generator=random)]
+    eta = torch.rand(n_events, generator=random) * (2 * ETA_MAX) - ETA_MAX
+    energy, time_ = [], []
+    for i in range(0, n_events, 1_000):
+        e, t = generator.sample(labels[i : i + 1_000], eta[i : i + 1_000], random)
+        energy.append(e)
+        time_.append(t)
+    images = torch.stack([torch.cat(energy), torch.cat(time_)], dim=-1).numpy().astype(np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(f"{out.name}.part")
+    try:
+        with h5py.File(part, "w") as f:
+            f.create_dataset("X", data=images, compression="lzf", chunks=(min(len(images), 1024), 32, 32, 2))
+            f.create_dataset("y", data=labels.numpy().astype(np.float32))
+            f.create_dataset("eta", data=eta.numpy().astype(np.float32))
+            f.attrs["generator"] = name
+            f.attrs["generator_seed"] = seed
+            f.attrs["generator_weights_sha256"] = record["weights_sha256"]
+            f.attrs["description"] = (
+                f"GENERATED by qvit_lib's {name} (seed {seed}), not CMS data and not our simulation: ECAL e/gamma "
+                "crops, X[...,0] energy GeV/50, X[...,1] time ns/50, eta the conditioning pseudorapidity"
+            )
+        part.replace(out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return out
