@@ -357,7 +357,10 @@ def _cmd_device(args: argparse.Namespace) -> int:
 
 def _cmd_gan(args: argparse.Namespace) -> int:
     # lazy: loads torch; importing this module does not
-    from qvit_lib.runs.gan_runs import evaluate_run, gan_config, gan_paths, gan_protocol, run_gan, write_generated
+    from qvit_lib.runs.gan_evaluation import evaluate_run
+
+    # lazy: loads torch; importing this module does not
+    from qvit_lib.runs.gan_runs import gan_config, gan_paths, gan_protocol, run_gan, write_generated
 
     gan_config(args.model)
     gan_protocol(args.protocol)

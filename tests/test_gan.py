@@ -148,12 +148,13 @@ def test_the_truth_of_simulated_files_is_replayed_and_foreign_files_are_refused(
 
     from qvit_lib.data import simulation
     from qvit_lib.data.dataset import EcalDataset
+    from qvit_lib.data.truth import incident_eta
 
     for target in (tmp_path / "mixed.h5", tmp_path / "pair"):
         simulation.write_dataset(target, 400)
         with EcalDataset(target) as data:
             images, _ = data.load("train", normalise=False)
-            response = images.sum((1, 2)) * 50 / (50 * np.cosh(data.incident_eta("train")))
+            response = images.sum((1, 2)) * 50 / (50 * np.cosh(incident_eta(data, "train")))
         assert 0.9 < response.min() and response.max() < gan.R_MAX  # the right η for every event
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as f:
@@ -162,7 +163,7 @@ def test_the_truth_of_simulated_files_is_replayed_and_foreign_files_are_refused(
         f["X"] = images
         f["y"] = (np.arange(40) % 2).astype(np.float32)
     with EcalDataset(foreign) as data, pytest.raises(DataError, match="the true η of its events is unknown"):
-        data.incident_eta("train")
+        incident_eta(data, "train")
 
 
 def _train(steps, checkpoint=None, resume=False, seed=0, validate=None):

@@ -14,7 +14,7 @@ import torch
 
 from qvit_lib import cli
 from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, RecordError
-from qvit_lib.runs import experiments, gan_runs, scores, store
+from qvit_lib.runs import experiments, gan_evaluation, gan_runs, scores, store
 
 REPO = Path(__file__).resolve().parent.parent
 PRE_MIGRATION = "da5a602be3e0dc338b4633ed81378dc3188f3799"  # the last commit before weights_sha256 was added
@@ -120,7 +120,7 @@ def test_result_paths_name_protocol_name_and_seed():
 def test_a_gan_seed_never_touches_another_seeds_files(tmp_path, monkeypatch):
     seed0, seed1 = (gan_runs.gan_paths("gan-cnn", "cpu", s, tmp_path) for s in (0, 1))
     assert {seed0.record, seed0.weights}.isdisjoint({seed1.record, seed1.weights})
-    assert gan_runs.evaluation_path("gan-cnn", "cpu", 0) != gan_runs.evaluation_path("gan-cnn", "cpu", 1)
+    assert gan_evaluation.evaluation_path("gan-cnn", "cpu", 0) != gan_evaluation.evaluation_path("gan-cnn", "cpu", 1)
     # a real (quick) run of seed 1 beside seed 0's files: seed 0's bytes are untouched
     monkeypatch.delenv("QVIT_DATA", raising=False)
     gan_runs.run_gan("gan-cnn", "quick", seed=0, results_dir=tmp_path, progress=False)

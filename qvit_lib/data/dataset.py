@@ -319,35 +319,6 @@ def _check_values(part: _Part, rows: np.ndarray, images: np.ndarray, energy_inde
 # The dataset.
 
 
-def _part_eta(part: _Part, rows: np.ndarray) -> np.ndarray:
-    """True η of some rows of one file: stored (generated files) or replayed (our simulation)."""
-    if "eta" in part.handle:
-        return np.asarray(part.handle["eta"][np.sort(rows)], np.float64)[np.argsort(np.argsort(rows))]
-    # lazy: the simulator (SciPy) is needed only here
-    from qvit_lib.data import simulation
-
-    version = str(part.attrs.get("simulator_version"))
-    if part.attrs.get("simulator") != SIMULATOR_NAME or "seed" not in part.attrs or "config" not in part.attrs:
-        raise DataError(
-            f"{part.path}: the true η of its events is unknown: the CMS files store only X and y; it is known for "
-            "our simulation's files (seed and config attributes) and for generated files (an 'eta' dataset)"
-        )
-    if version != simulation.SIMULATOR_VERSION:
-        raise DataError(
-            f"{part.path}: written by simulator version {version}; this qvit_lib replays the truth of version "
-            f"{simulation.SIMULATOR_VERSION} only: simulate the file again"
-        )
-    seed, config = int(part.attrs["seed"]), simulation.SimulationConfig.from_json(str(part.attrs["config"]))
-    n_rows = len(part.y)
-    if part.attrs.get("particle") == "mixed":
-        n = n_rows // 2
-        event = simulation.mixed_order(n, seed)[rows]
-        etas = [simulation.incident_eta(label, n, seed, config) for label in (PHOTON, ELECTRON)]
-        return np.where(event < n, etas[PHOTON][event % n], etas[ELECTRON][event % n])
-    label = ELECTRON if part.attrs.get("particle") == "electron" else PHOTON
-    return simulation.incident_eta(label, n_rows, seed, config)[rows]
-
-
 class EcalDataset:
     """Electron and photon shower images with seeded, balanced 80/10/10 splits.
 
@@ -536,19 +507,17 @@ class EcalDataset:
         images = images[..., None] if channels != "both" else images
         return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))), torch.from_numpy(labels)
 
-    def incident_eta(self, split: str = "train", n: int | None = None) -> np.ndarray:
-        """The true η of each event of :meth:`load`'s ``split`` (same order): what a generator is conditioned on.
+    def rows_by_file(self, split: str = "train", n: int | None = None) -> list[tuple[_Part, np.ndarray, np.ndarray]]:
+        """Where the first ``n`` events of a split live: per open file, its rows and their places in the split.
 
-        The CMS files store only the images and the class; the truth is known for our
-        simulation (replayed from the seed its files record) and for generated files (which
-        store it as ``eta``). Others are refused with a clear error.
+        For readers of what a file holds beyond ``X`` and ``y`` (:mod:`qvit_lib.data.truth`).
         """
         events = self._split(split)[: None if n is None else max(n, 0)]
-        out = np.empty(len(events), dtype=np.float64)
+        out = []
         for i, part in enumerate(self._parts):
             mine = np.flatnonzero(events[:, 0] == i)
             if len(mine):
-                out[mine] = _part_eta(part, events[mine, 1])
+                out.append((part, events[mine, 1], mine))
         return out
 
     # ----- housekeeping

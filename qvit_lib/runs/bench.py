@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from qvit_lib.core import paper
@@ -97,7 +98,6 @@ def bench_generator(n_showers: int = 4_000, repeats: int = 3, models: tuple[str,
     """
     # lazy: loads torch; importing this module does not
     import torch
-    from threadpoolctl import threadpool_limits
 
     # lazy: loads SciPy; importing this module does not
     from qvit_lib.data.simulation import profile_table, simulate_particle

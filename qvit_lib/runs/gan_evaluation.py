@@ -18,10 +18,15 @@ independent simulated samples of the same size, which a perfect generator would 
   generated showers and tested on simulated ones, against one trained on simulated showers.
 
 The floor's samples are fresh simulations at :data:`FLOOR_SEEDS` when the data is our
-simulation (the simulator draws η itself), and the validation split otherwise.
+simulation (the simulator draws η itself), and the validation split otherwise. A run's
+evaluation is written beside its record (:func:`evaluate_run`) and read back only while it
+judges the weights committed with the run (:func:`read_evaluation`).
 """
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,9 +36,11 @@ from qvit_lib.analysis import fast_sim_metrics as fsm
 from qvit_lib.analysis.metrics import rejection_at, roc_auc
 from qvit_lib.analysis.shower_comparison import CONDITIONAL_FEATURES, conditional_table, separation_power
 from qvit_lib.core.config import quick_mode
-from qvit_lib.core.errors import DataError
+from qvit_lib.core.errors import CheckpointError, DataError, RecordError
+from qvit_lib.core.provenance import code_version, stamp, write_record
 from qvit_lib.data.dataset import CLASS_NAMES, ELECTRON, PHOTON, EcalDataset, normalise_energy, patchify
 from qvit_lib.models.gan import CENTRE, ETA_MAX, PT_GEV, R_MAX, incident_energy
+from qvit_lib.runs import gan_runs, store
 from qvit_lib.runs.experiments import load_trained
 from qvit_lib.runs.gan_runs import load_showers
 from qvit_lib.training.classifier import predict_logits
@@ -49,6 +56,10 @@ __all__ = [
     "compare",
     "physics_test",
     "evaluate_generator",
+    "EVALUATION_SCHEMA",
+    "evaluation_path",
+    "evaluate_run",
+    "read_evaluation",
 ]
 
 FLOOR_SEEDS = (101, 102, 103)  #: simulator seeds of the floor's independent samples
@@ -243,3 +254,58 @@ def evaluate_generator(generator, location=None, seed: int = 0, n_per_class: int
         }
     out["physics"] = physics_test(made, reference, made_train, train, seed)
     return out
+
+
+EVALUATION_SCHEMA: store.Schema = {
+    "name": str,
+    "seed": int,
+    "protocol": str,
+    "weights_sha256": str,
+    "evaluation": dict,
+    "wall_seconds": float,
+    "machine": dict,
+    "versions": dict,
+    "code": dict,
+    "finished": str,
+}
+"""A GAN run's evaluation (:mod:`qvit_lib.runs.gan_evaluation`), kept apart from its training record."""
+
+
+def evaluation_path(name: str, protocol: str, seed: int = 0, results_dir: Path | None = None) -> Path:
+    """``data/results/gan/<protocol>/evaluation/<run>.json``: beside the runs, not among them."""
+    record = gan_runs.gan_paths(name, protocol, seed, results_dir).record
+    return record.parent / "evaluation" / record.name
+
+
+def evaluate_run(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None) -> dict:
+    """Evaluate a trained run's generator on the data's test split and write its evaluation record."""
+    code_version()
+    generator, record = gan_runs.load_generator(name, protocol, seed, results_dir)
+    start = time.perf_counter()
+    evaluation = evaluate_generator(generator, None, seed)
+    result = {
+        "name": name,
+        "seed": seed,
+        "protocol": protocol,
+        "weights_sha256": record["weights_sha256"],
+        "evaluation": evaluation,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        **stamp(),
+    }
+    write_record(result, evaluation_path(name, protocol, seed, results_dir))
+    return result
+
+
+def read_evaluation(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None) -> dict:
+    """A run's evaluation, checked: its schema, and that it judged the weights committed today."""
+    path = evaluation_path(name, protocol, seed, results_dir)
+    if not path.is_file():
+        raise CheckpointError(
+            f"{path}: no evaluation of GAN run {store.run_name(name, seed)!r}; make it with: "
+            f"python -m qvit_lib gan --model {name} --protocol {protocol} --seed {seed} --evaluate"
+        )
+    evaluation = store.read_record(path, EVALUATION_SCHEMA, lambda record, path: None)
+    weights = gan_runs.gan_paths(name, protocol, seed, results_dir).weights
+    if not weights.is_file() or store.weights_digest(weights) != evaluation["weights_sha256"]:
+        raise RecordError(f"{path}: evaluates other weights than {weights}; evaluate the run again (--evaluate)")
+    return evaluation

@@ -6,8 +6,8 @@ not store). Every ``validate_every`` steps the generator makes showers for the v
 split's classes and η, and :func:`validation_score` measures how far they are from the real
 ones; the run keeps the weights with the best score. Results go through the run store
 (:mod:`qvit_lib.runs.store`) to ``data/results/gan/<protocol>/<name>[-seed<S>].json`` with the
-generator's weights beside it; each seed has its own files, and the evaluation
-(:mod:`qvit_lib.runs.gan_evaluation`) its own record.
+generator's weights beside it; each seed has its own files, and its evaluation
+(:mod:`qvit_lib.runs.gan_evaluation`) a record of its own.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import torch
 
 from qvit_lib.analysis.shower_comparison import conditional_table, frechet_distance
 from qvit_lib.core.config import CACHE_DIR
-from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, RecordError
-from qvit_lib.core.provenance import code_version, stamp, write_record
-from qvit_lib.data.dataset import SPLITS, EcalDataset, resolve_location, shown_path
+from qvit_lib.core.errors import ConfigError, DataError
+from qvit_lib.core.provenance import code_version, stamp
+from qvit_lib.data.dataset import SPLITS, EcalDataset, is_hdf5_name, resolve_location, shown_path
+from qvit_lib.data.truth import incident_eta
 from qvit_lib.models.gan import ETA_MAX, GAN_MODELS, GANConfig, build_gan, incident_energy
 from qvit_lib.models.vit import count_parameters
 from qvit_lib.runs import store
@@ -44,10 +45,6 @@ __all__ = [
     "read_gan_record",
     "run_gan",
     "load_generator",
-    "evaluation_path",
-    "EVALUATION_SCHEMA",
-    "evaluate_run",
-    "read_evaluation",
     "write_generated",
 ]
 
@@ -99,7 +96,7 @@ def load_showers(location, split: str, n: int | None = None) -> Showers:
     """Energy and time images (file units), classes and true η of a split's first ``n`` events."""
     with EcalDataset(location) as dataset:
         images, labels = dataset.load(split, n, channels="both", normalise=False)
-        eta = dataset.incident_eta(split, n)
+        eta = incident_eta(dataset, split, n)
     return Showers(
         torch.from_numpy(np.ascontiguousarray(images[..., 0])),
         torch.from_numpy(np.ascontiguousarray(images[..., 1])),
@@ -230,64 +227,6 @@ def load_generator(name: str, protocol: str = "cpu", seed: int = 0, results_dir:
     )
 
 
-EVALUATION_SCHEMA: store.Schema = {
-    "name": str,
-    "seed": int,
-    "protocol": str,
-    "weights_sha256": str,
-    "evaluation": dict,
-    "wall_seconds": float,
-    "machine": dict,
-    "versions": dict,
-    "code": dict,
-    "finished": str,
-}
-"""A GAN run's evaluation (:mod:`qvit_lib.runs.gan_evaluation`), kept apart from its training record."""
-
-
-def evaluation_path(name: str, protocol: str, seed: int = 0, results_dir: Path | None = None) -> Path:
-    """``data/results/gan/<protocol>/evaluation/<run>.json``: beside the runs, not among them."""
-    record = gan_paths(name, protocol, seed, results_dir).record
-    return record.parent / "evaluation" / record.name
-
-
-def evaluate_run(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None) -> dict:
-    """Evaluate a trained run's generator on the data's test split and write its evaluation record."""
-    # lazy: the evaluation loads scikit-learn and the book's classifier
-    from qvit_lib.runs.gan_evaluation import evaluate_generator
-
-    code_version()
-    generator, record = load_generator(name, protocol, seed, results_dir)
-    start = time.perf_counter()
-    evaluation = evaluate_generator(generator, None, seed)
-    result = {
-        "name": name,
-        "seed": seed,
-        "protocol": protocol,
-        "weights_sha256": record["weights_sha256"],
-        "evaluation": evaluation,
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        **stamp(),
-    }
-    write_record(result, evaluation_path(name, protocol, seed, results_dir))
-    return result
-
-
-def read_evaluation(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None) -> dict:
-    """A run's evaluation, checked: its schema, and that it judged the weights committed today."""
-    path = evaluation_path(name, protocol, seed, results_dir)
-    if not path.is_file():
-        raise CheckpointError(
-            f"{path}: no evaluation of GAN run {store.run_name(name, seed)!r}; make it with: "
-            f"python -m qvit_lib gan --model {name} --protocol {protocol} --seed {seed} --evaluate"
-        )
-    evaluation = store.read_record(path, EVALUATION_SCHEMA, lambda record, path: None)
-    weights = gan_paths(name, protocol, seed, results_dir).weights
-    if not weights.is_file() or store.weights_digest(weights) != evaluation["weights_sha256"]:
-        raise RecordError(f"{path}: evaluates other weights than {weights}; evaluate the run again (--evaluate)")
-    return evaluation
-
-
 def write_generated(
     name: str, n_events: int, out: Path, *, protocol: str = "cpu", seed: int = 0, overwrite: bool = False
 ) -> Path:
@@ -299,8 +238,6 @@ def write_generated(
     """
     # lazy: loads h5py; importing this module does not
     import h5py
-
-    from qvit_lib.data.dataset import is_hdf5_name
 
     out = Path(out)
     if isinstance(n_events, bool) or n_events <= 0 or n_events % 2:
