@@ -31,7 +31,10 @@ So Σ_i E_i ≤ R_MAX E₀ for the true energies of every shower, whatever the w
   noise vector per token, adds the embedded condition and the positional encoding, runs the
   layers and maps each token to its 32 crystals' logits; the response comes from
   the mean token. The discriminator is the book's ViT on patches of (log energy, time) with
-  the condition and the shower's log response appended to every patch.
+  the condition and the shower's response appended to every patch.
+
+Both generators start from the template: their response heads (and the convolutional one's
+last map) start at zero, so every first shower is its class's mean shower at the mean response.
 * ``cnn``: a small convolutional pair of the CaloGAN kind (Paganini et al. 2018): a latent
   vector upsampled by transposed convolutions, and strided convolutions down to one logit.
 
@@ -327,6 +330,8 @@ class ShowerGenerator(_Generator):
         self.norm = nn.LayerNorm(config.d_token)
         self.to_crystals = nn.Linear(config.d_token, D_PATCH)  # logits of the token's 32 crystals
         self.to_response = nn.Linear(config.d_token, 1)
+        nn.init.zeros_(self.to_response.weight)
+        nn.init.zeros_(self.to_response.bias)
         self.decoder = ShowerDecoder()
 
     def forward(self, noise: Latent, labels: torch.Tensor, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -358,6 +363,11 @@ class ConvGenerator(_Generator):
         )
         self.to_response = nn.Linear(config.d_latent + N_CONDITIONS, 1)
         self.decoder = ShowerDecoder()
+        # Start from the template: the last map's weights at zero (the transposed convolutions' random
+        # start otherwise imprints a checkerboard on every shower, and the discriminator wins at once).
+        for layer in (self.upsample[-1], self.to_response):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, noise: Latent, labels: torch.Tensor, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Energy and time images (B, 32, 32) for random numbers (:meth:`noise`), labels (B,) and η (B,)."""
@@ -366,16 +376,19 @@ class ConvGenerator(_Generator):
         return self.decoder(logits, self.to_response(x)[:, 0], noise.readout, labels, eta)
 
 
+RESPONSE_SCALE = 0.02  #: the discriminator reads (E_total/E₀ − 1)/0.02: about twice the resolution, so order 1
+
+
 def _globals(energy: torch.Tensor, labels: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
-    """Per shower: the condition and the log response log(E_total/E₀): (B, 4)."""
+    """Per shower: the condition and the scaled response (E_total/E₀ − 1)/RESPONSE_SCALE: (B, 4)."""
     response = energy.sum((1, 2)) / incident_energy(eta.to(energy))
-    return torch.cat([conditions(labels, eta).to(energy), torch.log(response.clamp_min(1e-3))[:, None]], dim=1)
+    return torch.cat([conditions(labels, eta).to(energy), ((response - 1) / RESPONSE_SCALE)[:, None]], dim=1)
 
 
 def discriminator_tokens(
     energy: torch.Tensor, time: torch.Tensor, labels: torch.Tensor, eta: torch.Tensor
 ) -> torch.Tensor:
-    """Patches of log energy and time, the condition and log response appended to each: (B, 32, 68)."""
+    """Patches of log energy and time, the condition and scaled response appended to each: (B, 32, 68)."""
     patches = torch.cat([patchify(to_log_energy(energy)), patchify(time)], dim=-1)
     extra = _globals(energy, labels, eta)[:, None].expand(-1, patches.shape[1], -1)
     return torch.cat([patches, extra], dim=-1)
