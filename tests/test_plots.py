@@ -124,6 +124,8 @@ def _figures():
     yield "shape_ratios", plots.shape_ratios(tables, {k: v[::-1] ** 0.9 for k, v in tables.items()}, list(tables))
     point = {"incident_gev": [50, 60], "median": 0.97, "median_interval": [0.96, 0.98], "resolution": 0.01,
              "resolution_interval": [0.009, 0.011]}  # fmt: skip
+    one = energy[0]
+    yield "readout_panels", plots.readout_panels(one * 0.02, one * 0.02 * (one > 0.5), one - 0.5)
     yield "response_curves", plots.response_curves({"simulated": [point] * 4, "gan-a": [point] * 4})
     dots = {m: {f: {"value": 0.1, "interval": [0.05, 0.2]} for f in ("response", "t_rms")} for m in ("a", "b", "c")}
     yield "separation_power_dots", plots.separation_power_dots(dots, {"response": [0.01, 0.02], "t_rms": [0.01]})

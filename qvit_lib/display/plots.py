@@ -989,6 +989,27 @@ def gan_training(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.
     return fig
 
 
+def readout_panels(true: np.ndarray, read: np.ndarray, time: np.ndarray) -> plt.Figure:
+    """One shower before and after the readout (chapter 11): true crystal energies, read energies
+    (GeV, one logarithmic scale) and hit times (ns); crystals without a reading left blank."""
+    fig, axes = column_figure(1, 3, height=2.9, sharex=True, sharey=True)
+    energies = [np.asarray(true) * 50, np.asarray(read) * 50]  # GeV/50 → GeV
+    norm = LogNorm(vmin=0.01, vmax=max(float(e.max()) for e in energies))
+    for ax, image, title in zip(axes, energies, ("true energy", "read energy")):
+        mesh = ax.imshow(np.ma.masked_less_equal(image, 0.01), origin="lower", norm=norm, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(mesh, ax=axes[:2].tolist(), label="energy [GeV]", fraction=0.05, location="bottom")
+    times = np.ma.masked_where(np.asarray(read) <= 0, np.asarray(time) * 50)  # ns/50 → ns
+    limit = float(np.abs(times).max()) if times.count() else 1.0
+    shown = axes[2].imshow(times, origin="lower", cmap="coolwarm", vmin=-limit, vmax=limit, interpolation="nearest")
+    axes[2].set_title("hit time", fontsize=9)
+    fig.colorbar(shown, ax=axes[2], label="time [ns]", fraction=0.05, location="bottom")
+    for ax in axes:
+        ax.set_xlabel("iφ")
+    axes[0].set_ylabel("iη")
+    return fig
+
+
 def response_curves(curves: Mapping[str, Sequence[Mapping[str, object]]]) -> plt.Figure:
     """Response (median E/E₀) and resolution against the incident energy, one line per sample (chapter 11).
 
