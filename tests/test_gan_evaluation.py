@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from qvit_lib.data import simulation
 from qvit_lib.models import gan
 from qvit_lib.runs import gan_evaluation as ev
 from qvit_lib.training.gan import Showers
@@ -15,19 +14,7 @@ from qvit_lib.training.gan import Showers
 
 def _simulated(n: int, seed: int) -> Showers:
     """``n`` simulated showers of each class, with their truth η."""
-    parts = []
-    for label in (0, 1):
-        images = simulation.simulate_particle(label, n, seed)
-        eta = simulation.incident_eta(label, n, seed)
-        parts.append(
-            Showers(
-                torch.from_numpy(images[..., 0].copy()),
-                torch.from_numpy(images[..., 1].copy()),
-                torch.full((n,), float(label)),
-                torch.from_numpy(eta).float(),
-            )
-        )
-    return Showers(*(torch.cat([a, b]) for a, b in zip(*parts)))
+    return ev.simulated_showers(n, seed)
 
 
 def test_physicality_counts_what_no_calorimeter_reads():

@@ -55,6 +55,7 @@ __all__ = [
     "response_curve",
     "compare",
     "physics_test",
+    "simulated_showers",
     "evaluate_generator",
     "EVALUATION_SCHEMA",
     "evaluation_path",
@@ -199,32 +200,33 @@ def _generate(generator, like: Showers, seed: int) -> Showers:
     return Showers(energy.cpu(), time_.cpu(), like.labels, like.eta)
 
 
-def _floor_samples(location, like: Showers) -> list[Showers]:
-    """Independent simulated samples the size of ``like``: fresh simulations, else the validation split."""
+def simulated_showers(n_per_class: int, seed: int) -> Showers:
+    """Fresh showers of our simulator, photons then electrons, with their true η."""
     # lazy: the simulator is needed only here
     from qvit_lib.data import simulation
 
+    parts = []
+    for label in (PHOTON, ELECTRON):
+        images = simulation.simulate_particle(label, n_per_class, seed)
+        parts.append(
+            Showers(
+                torch.from_numpy(images[..., 0].copy()),
+                torch.from_numpy(images[..., 1].copy()),
+                torch.full((n_per_class,), float(label)),
+                torch.from_numpy(simulation.incident_eta(label, n_per_class, seed)).float(),
+            )
+        )
+    return Showers(*(torch.cat([a, b]) for a, b in zip(*parts)))
+
+
+def _floor_samples(location, like: Showers) -> list[Showers]:
+    """Independent simulated samples the size of ``like``: fresh simulations, else the validation split."""
     with EcalDataset(location) as dataset:
         ours = dataset.is_simulation
     n = len(like.labels) // 2
     if not ours:
         return [load_showers(location, "val", 2 * n)]
-    samples = []
-    for seed in FLOOR_SEEDS:
-        parts = []
-        for label in (PHOTON, ELECTRON):
-            images = simulation.simulate_particle(label, n, seed)
-            eta = simulation.incident_eta(label, n, seed)
-            parts.append(
-                Showers(
-                    torch.from_numpy(images[..., 0].copy()),
-                    torch.from_numpy(images[..., 1].copy()),
-                    torch.full((n,), float(label)),
-                    torch.from_numpy(eta).float(),
-                )
-            )
-        samples.append(Showers(*(torch.cat([a, b]) for a, b in zip(*parts))))
-    return samples
+    return [simulated_showers(n, seed) for seed in FLOOR_SEEDS]
 
 
 def evaluate_generator(generator, location=None, seed: int = 0, n_per_class: int | None = None) -> dict[str, object]:
