@@ -50,11 +50,16 @@ def test_every_committed_classifier_run_loads_through_the_store():
     assert loaded >= 116
 
 
-def test_every_committed_gan_run_loads_through_the_store():
-    for path in sorted((COMMITTED / gan_runs.GAN_FOLDER).rglob("*.json")):
+def test_every_committed_gan_run_loads_through_the_store_with_its_evaluation():
+    paths = sorted((COMMITTED / gan_runs.GAN_FOLDER).glob("*/*.json"))
+    for path in paths:
         name, seed = store.split_run_name(path.stem)
         generator, record = gan_runs.load_generator(name, path.parent.name, seed)
         assert record["name"] == name and not generator.training
+        evaluation = gan_evaluation.read_evaluation(name, path.parent.name, seed)  # of these very weights
+        assert evaluation["weights_sha256"] == record["weights_sha256"]
+    evaluations = sorted((COMMITTED / gan_runs.GAN_FOLDER).glob("*/evaluation/*.json"))
+    assert [p.name for p in evaluations] == [p.name for p in paths]  # no evaluation without its run
 
 
 def test_every_committed_record_with_weights_records_their_digest():
