@@ -85,6 +85,8 @@ def test_the_migration_changed_nothing_but_the_added_digest():
             continue  # a run committed after the migration
         new_text = path.read_text()
         old_record, new_record = json.loads(old.stdout), json.loads(new_text)
+        if old_record.get("finished") != new_record.get("finished"):
+            continue  # another run at the same path (chapter 11's GANs were trained again)
         assert set(new_record) - set(old_record) <= {"weights_sha256"}, relative
         assert {k: v for k, v in new_record.items() if k != "weights_sha256"} == old_record, relative
         # byte-identical text: the old file's lines, the last one with a comma, then the digest
@@ -92,7 +94,7 @@ def test_the_migration_changed_nothing_but_the_added_digest():
         assert new_lines[: len(old_lines) - 2] == old_lines[:-2], relative
         assert new_lines[len(old_lines) - 2] == old_lines[-2] + ",", relative
         checked += 1
-    assert checked >= 118
+    assert checked >= 116  # 118 migrated, less the two first GAN runs that chapter 11 replaced
 
 
 def test_the_migration_script_has_nothing_left_to_do():
