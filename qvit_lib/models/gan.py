@@ -57,7 +57,7 @@ from qvit_lib.data.dataset import ENERGY_UNIT_GEV, IMAGE_SIZE, PATCH_SHAPE, patc
 from qvit_lib.data.readout import readout
 from qvit_lib.data.simulation import SimulationConfig
 from qvit_lib.models.integrators import check_order, runge_kutta_step
-from qvit_lib.models.variants import ATTENTIONS, FEED_FORWARDS, ViTConfig
+from qvit_lib.models.variants import ATTENTIONS, FEED_FORWARDS, N_TOKENS, ViTConfig
 from qvit_lib.models.vit import VisionTransformer, encoder_layer, sinusoidal_encoding
 
 __all__ = [
@@ -75,7 +75,6 @@ __all__ = [
     "incident_energy",
     "conditions",
     "to_log_energy",
-    "from_log_energy",
     "ShowerDecoder",
     "ShowerGenerator",
     "ConvGenerator",
@@ -85,21 +84,18 @@ __all__ = [
     "build_gan",
 ]
 
+SIMULATION = SimulationConfig()  #: what the simulator draws (p_T, |η|) and its readout settings
 EPSILON = 0.002  #: GeV/50: the energy scale of the log transform (0.1 GeV)
-PT_GEV = 50.0  #: the particles' transverse momentum, GeV (the files' "Pt50")
-ETA_MAX = 1.2  #: |η| of the barrel crops
+PT_GEV = SIMULATION.pt_gev  #: the particles' transverse momentum, GeV (the files' "Pt50")
+ETA_MAX = SIMULATION.eta_max  #: |η| of the barrel crops
 R_MAX = 1.05  #: the largest response E_total/E₀ a generator can give (resolution and noise above 1)
 R_MIN = 0.5  #: the smallest (the simulated showers keep more than 0.9 of E₀ in the crop)
 N_CONDITIONS = 3  #: (2c − 1, η/η_max, cosh η − 1)
 N_CLASSES = 2
 NETWORK_KINDS = ("vit", "cnn")
-N_TOKENS = (IMAGE_SIZE // PATCH_SHAPE[0]) * (IMAGE_SIZE // PATCH_SHAPE[1])
 D_PATCH = PATCH_SHAPE[0] * PATCH_SHAPE[1]
 N_CRYSTALS = IMAGE_SIZE * IMAGE_SIZE
 CENTRE = (IMAGE_SIZE // 2) * IMAGE_SIZE + IMAGE_SIZE // 2  #: the flat index of crystal (16, 16)
-
-
-READOUT = SimulationConfig()  #: the simulator's readout settings: noise, zero suppression, hit times
 
 
 class Latent(NamedTuple):
@@ -111,7 +107,7 @@ class Latent(NamedTuple):
 
 def incident_energy(eta: torch.Tensor) -> torch.Tensor:
     """E₀ = p_T cosh η in the files' unit, GeV/50."""
-    return PT_GEV * torch.cosh(eta) / 50.0
+    return PT_GEV * torch.cosh(eta) / ENERGY_UNIT_GEV
 
 
 def conditions(labels: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
@@ -123,11 +119,6 @@ def conditions(labels: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
 def to_log_energy(energy: torch.Tensor) -> torch.Tensor:
     """u = log(1 + E/ε) of energies E ≥ 0 (GeV/50): the scale the discriminator reads."""
     return torch.log1p(energy.clamp_min(0) / EPSILON)
-
-
-def from_log_energy(u: torch.Tensor) -> torch.Tensor:
-    """E = ε (e^u − 1): back to energies in GeV/50."""
-    return EPSILON * torch.expm1(u)
 
 
 @dataclass(frozen=True)
@@ -170,7 +161,7 @@ class GANConfig:
     discriminator: NetworkSpec = field(default_factory=NetworkSpec)
     d_token: int = 16
     n_heads: int = 4
-    d_ff: int = 16
+    d_ff: int = 4  # narrow, so that the quantum feed-forward's networks can match the classical ones in size
     d_noise: int = 48  # ViT: noise values per token
     d_latent: int = 8  # CNN: the latent vector
     channels: int = 4  # CNN: feature maps of the widest layer are 2 × channels
@@ -224,14 +215,16 @@ class GANConfig:
             raise ConfigError(f"not a GAN configuration ({err}): {record!r}") from None
 
 
+_ANGLE = NetworkSpec(attention="hybrid-angle")
 _QRKT = NetworkSpec(attention="hybrid-angle", feed_forward="qmlp", rk_order=4, n_layers=4)
+_CNN = NetworkSpec(kind="cnn")
 GAN_MODELS: dict[str, GANConfig] = {
-    "gan-classical": GANConfig(d_ff=4),
-    "gan-hybrid-angle": GANConfig(NetworkSpec(attention="hybrid-angle"), NetworkSpec(attention="hybrid-angle"), d_ff=4),
-    "gan-qrkt": GANConfig(_QRKT, _QRKT, d_ff=4),
-    "gan-qrkt-generator": GANConfig(_QRKT, NetworkSpec(), d_ff=4),
-    "gan-qrkt-discriminator": GANConfig(NetworkSpec(), _QRKT, d_ff=4),
-    "gan-cnn": GANConfig(NetworkSpec(kind="cnn"), NetworkSpec(kind="cnn"), d_ff=4),
+    "gan-classical": GANConfig(),
+    "gan-hybrid-angle": GANConfig(_ANGLE, _ANGLE),
+    "gan-qrkt": GANConfig(_QRKT, _QRKT),
+    "gan-qrkt-generator": GANConfig(_QRKT, NetworkSpec()),
+    "gan-qrkt-discriminator": GANConfig(NetworkSpec(), _QRKT),
+    "gan-cnn": GANConfig(_CNN, _CNN),
 }
 """Chapter 11's six models: the classical ViT-GAN, ``hybrid-angle`` attention in both networks, the
 QRKT-GAN (quantum attention and feed-forward, RK4 layers, as many parameters as the classical
@@ -270,7 +263,7 @@ class ShowerDecoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``logits`` (B, 1024), ``response`` (B,), readout ``normals`` (B, 3, 32, 32) → energy and time images."""
         true = self.true_energy(logits, response, labels, eta)
-        energy, time = readout(true * ENERGY_UNIT_GEV, normals.unbind(1), READOUT, torch)
+        energy, time = readout(true * ENERGY_UNIT_GEV, normals.unbind(1), SIMULATION, torch)
         return energy, time
 
     def true_energy(

@@ -34,15 +34,23 @@ from threadpoolctl import threadpool_limits
 
 from qvit_lib.analysis import fast_sim_metrics as fsm
 from qvit_lib.analysis.metrics import rejection_at, roc_auc
-from qvit_lib.analysis.shower_comparison import CONDITIONAL_FEATURES, conditional_table, separation_power
+from qvit_lib.analysis.shower_comparison import CONDITIONAL_FEATURES, separation_power
 from qvit_lib.core.config import quick_mode
 from qvit_lib.core.errors import CheckpointError, DataError, RecordError
 from qvit_lib.core.provenance import code_version, stamp, write_record
-from qvit_lib.data.dataset import CLASS_NAMES, ELECTRON, PHOTON, EcalDataset, normalise_energy, patchify
+from qvit_lib.data.dataset import (
+    CLASS_NAMES,
+    ELECTRON,
+    ENERGY_UNIT_GEV,
+    PHOTON,
+    EcalDataset,
+    normalise_energy,
+    patchify,
+)
 from qvit_lib.models.gan import CENTRE, ETA_MAX, PT_GEV, R_MAX, incident_energy
 from qvit_lib.runs import gan_runs, store
 from qvit_lib.runs.experiments import load_trained
-from qvit_lib.runs.gan_runs import load_showers
+from qvit_lib.runs.gan_runs import feature_table, generate_like, load_showers, subset
 from qvit_lib.training.classifier import predict_logits
 from qvit_lib.training.gan import Showers
 
@@ -67,12 +75,7 @@ FLOOR_SEEDS = (101, 102, 103)  #: simulator seeds of the floor's independent sam
 ENERGY_BINS = 4  #: bins of incident energy (equal in |η|)
 EFFICIENCIES = (0.5, 0.8)  #: electron efficiencies of the physics test's working points
 FIDELITY_MODEL = ("classical-cmx-pe", "cpu")  #: the book's classifier that judges the classes
-KINEMATIC_LIMIT = PT_GEV * np.cosh(ETA_MAX) / 50.0  #: GeV/50: the largest incident energy of the crops
-
-
-def _table(showers: Showers) -> dict[str, np.ndarray]:
-    incident = incident_energy(showers.eta.double()).numpy()
-    return conditional_table(showers.energy.numpy(), showers.time.numpy(), incident)
+KINEMATIC_LIMIT = PT_GEV * np.cosh(ETA_MAX) / ENERGY_UNIT_GEV  #: GeV/50: the largest incident energy of the crops
 
 
 def _features(table: dict[str, np.ndarray]) -> np.ndarray:
@@ -123,7 +126,7 @@ def response_curve(showers: Showers, n_bootstrap: int = 200, seed: int = 0) -> l
 
 def compare(made: Showers, reference: Showers, seed: int = 0, n_bootstrap: int = 200) -> dict[str, object]:
     """Every distance of the CaloChallenge between two samples of one class, intervals included."""
-    table_m, table_r = _table(made), _table(reference)
+    table_m, table_r = feature_table(made), feature_table(reference)
     high_r, high_m = fsm.standardise(_features(table_r), _features(table_m))
     n = min(len(high_r), len(high_m))
     separation = {}
@@ -179,25 +182,14 @@ def physics_test(made: Showers, reference: Showers, made_train: Showers, train: 
         "generated": _working_points(_classifier_scores(made.energy.numpy()), made.labels.numpy()),
         "simulated": _working_points(_classifier_scores(reference.energy.numpy()), labels),
     }
-    test = _features(_table(reference))
+    test = _features(feature_table(reference))
     trained = {}
     with threadpool_limits(1):
         for name, sample in (("generated", made_train), ("simulated", train)):
             bdt = HistGradientBoostingClassifier(random_state=seed, early_stopping=True, validation_fraction=0.2)
-            bdt.fit(_features(_table(sample)), sample.labels.numpy())
+            bdt.fit(_features(feature_table(sample)), sample.labels.numpy())
             trained[name] = _working_points(bdt.predict_proba(test)[:, 1], labels)
     return {"fidelity": fidelity, "train_on": trained}
-
-
-def _subset(showers: Showers, mask: torch.Tensor) -> Showers:
-    return Showers(*(field[mask] for field in showers))
-
-
-def _generate(generator, like: Showers, seed: int) -> Showers:
-    """One generated shower per shower of ``like``, with its class and η."""
-    random = torch.Generator().manual_seed(seed)
-    energy, time_ = generator.sample(like.labels, like.eta, random)
-    return Showers(energy.cpu(), time_.cpu(), like.labels, like.eta)
 
 
 def simulated_showers(n_per_class: int, seed: int) -> Showers:
@@ -234,14 +226,14 @@ def evaluate_generator(generator, location=None, seed: int = 0, n_per_class: int
     n = n_per_class if n_per_class is not None else (200 if quick_mode() else None)
     reference = load_showers(location, "test", None if n is None else 2 * n)
     train = load_showers(location, "val", len(reference.labels))
-    made = _generate(generator, reference, seed)
-    made_train = _generate(generator, train, seed + 1)
+    made = generate_like(generator, reference, seed)
+    made_train = generate_like(generator, train, seed + 1)
     floors = _floor_samples(location, reference)
     out: dict[str, object] = {"classes": {}, "floor_samples": len(floors)}
     for label in (PHOTON, ELECTRON):
 
         def mine(showers: Showers, label: int = label) -> Showers:
-            return _subset(showers, showers.labels == label)
+            return subset(showers, showers.labels == label)
 
         ref = mine(reference)
         out["classes"][CLASS_NAMES[label]] = {

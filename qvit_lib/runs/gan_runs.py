@@ -40,6 +40,9 @@ __all__ = [
     "gan_config",
     "gan_protocol",
     "load_showers",
+    "feature_table",
+    "subset",
+    "generate_like",
     "validation_score",
     "gan_paths",
     "read_gan_record",
@@ -105,8 +108,21 @@ def load_showers(location, split: str, n: int | None = None) -> Showers:
     )
 
 
-def _table(energy: torch.Tensor, time_: torch.Tensor, eta: torch.Tensor) -> dict[str, np.ndarray]:
-    return conditional_table(energy.numpy(), time_.numpy(), incident_energy(eta.double()).numpy())
+def feature_table(showers: Showers) -> dict[str, np.ndarray]:
+    """The conditional features of :mod:`~qvit_lib.analysis.shower_comparison` for every shower."""
+    incident = incident_energy(showers.eta.double()).numpy()
+    return conditional_table(showers.energy.numpy(), showers.time.numpy(), incident)
+
+
+def subset(showers: Showers, mask: torch.Tensor) -> Showers:
+    """The showers a boolean mask selects."""
+    return Showers(*(field[mask] for field in showers))
+
+
+def generate_like(generator: torch.nn.Module, like: Showers, seed: int) -> Showers:
+    """One generated shower for each shower of ``like``, with its class and η, from a seeded stream."""
+    energy, time_ = generator.sample(like.labels, like.eta, torch.Generator().manual_seed(seed))
+    return Showers(energy.cpu(), time_.cpu(), like.labels, like.eta)
 
 
 def validation_score(generator: torch.nn.Module, showers: Showers, seed: int = 0) -> float:
@@ -116,14 +132,11 @@ def validation_score(generator: torch.nn.Module, showers: Showers, seed: int = 0
     standardised by the real sample (:func:`~qvit_lib.analysis.shower_comparison.frechet_distance`).
     Smaller is better; the same ``seed`` gives the same noise at every score.
     """
-    random = torch.Generator().manual_seed(seed)
-    energy, time_ = generator.sample(showers.labels, showers.eta, random)
+    made = generate_like(generator, showers, seed)
     score = 0.0
     for value in (0.0, 1.0):
         mine = showers.labels == value
-        real = _table(showers.energy[mine], showers.time[mine], showers.eta[mine])
-        made = _table(energy[mine].cpu(), time_[mine].cpu(), showers.eta[mine])
-        score += frechet_distance(made, real)
+        score += frechet_distance(feature_table(subset(made, mine)), feature_table(subset(showers, mine)))
     return score
 
 
