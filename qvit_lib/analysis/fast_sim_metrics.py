@@ -478,7 +478,7 @@ def low_level_features(energy: np.ndarray, window: int = 11) -> np.ndarray:
 
 
 def high_level_features(energy: np.ndarray) -> np.ndarray:
-    """Per event the shower shapes :data:`~qvit_lib.analysis.shower_comparison.SHAPES`, in that order: (N, 6)."""
+    """Per event the shower shapes of :mod:`~qvit_lib.analysis.shower_comparison`, in its ``SHAPES`` order: (N, 6)."""
     table = shape_table(_images("energy", energy))
     return np.stack([table[name] for name in SHAPES], axis=1)
 

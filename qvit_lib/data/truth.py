@@ -48,7 +48,7 @@ def _file_eta(part, rows: np.ndarray) -> np.ndarray:
 
 
 def incident_eta(dataset: EcalDataset, split: str = "train", n: int | None = None) -> np.ndarray:
-    """The true η of the first ``n`` events of a split, in :meth:`EcalDataset.load`'s order."""
+    """The true η of the first ``n`` events of a split, in :meth:`~qvit_lib.data.dataset.EcalDataset.load`'s order."""
     size = dataset.split_size(split) if n is None else min(max(n, 0), dataset.split_size(split))
     out = np.empty(size, dtype=np.float64)
     for part, rows, places in dataset.rows_by_file(split, n):

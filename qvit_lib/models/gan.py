@@ -33,10 +33,11 @@ So Σ_i E_i ≤ R_MAX E₀ for the true energies of every shower, whatever the w
   the mean token. The discriminator is the book's ViT on patches of (log energy, time) with
   the condition and the shower's response appended to every patch.
 
-Both generators start from the template: their response heads (and the convolutional one's
-last map) start at zero, so every first shower is its class's mean shower at the mean response.
 * ``cnn``: a small convolutional pair of the CaloGAN kind (Paganini et al. 2018): a latent
   vector upsampled by transposed convolutions, and strided convolutions down to one logit.
+
+Both generators start from the template: their response heads (and the convolutional one's
+last map) start at zero, so every first shower is its class's mean shower at the mean response.
 
 Stabilisers: the hinge loss with spectral normalisation of the discriminator (Miyato et al.
 2018; no second derivative, which the fused circuit simulator does not provide), Adam with
@@ -328,7 +329,7 @@ class ShowerGenerator(_Generator):
         self.decoder = ShowerDecoder()
 
     def forward(self, noise: Latent, labels: torch.Tensor, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Energy and time images (B, 32, 32) for random numbers (:meth:`noise`), labels (B,) and η (B,)."""
+        """Energy and time images (B, 32, 32) for random numbers (``noise``), labels (B,) and η (B,)."""
         z = self.noise_embedding(noise.z) + self.condition_embedding(conditions(labels, eta))[:, None]
         z = z + self.positional_encoding
         for layer in self.layers:
@@ -363,7 +364,7 @@ class ConvGenerator(_Generator):
             nn.init.zeros_(layer.bias)
 
     def forward(self, noise: Latent, labels: torch.Tensor, eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Energy and time images (B, 32, 32) for random numbers (:meth:`noise`), labels (B,) and η (B,)."""
+        """Energy and time images (B, 32, 32) for random numbers (``noise``), labels (B,) and η (B,)."""
         x = torch.cat([noise.z, conditions(labels, eta)], dim=1)
         logits = self.upsample(self.project(x).reshape(len(x), -1, 4, 4)).reshape(len(x), -1)
         return self.decoder(logits, self.to_response(x)[:, 0], noise.readout, labels, eta)
