@@ -357,27 +357,42 @@ def _cmd_device(args: argparse.Namespace) -> int:
 
 def _cmd_gan(args: argparse.Namespace) -> int:
     # lazy: loads torch; importing this module does not
-    from qvit_lib.models.gan import GANConfig
+    from qvit_lib.runs.gan_evaluation import evaluate_run
 
     # lazy: loads torch; importing this module does not
-    from qvit_lib.runs.gan_runs import gan_paths, gan_protocol, run_gan
+    from qvit_lib.runs.gan_runs import gan_config, gan_paths, gan_protocol, run_gan, write_generated
 
-    config = GANConfig(attention=args.attention, feed_forward=args.feed_forward, rk_order=args.rk_order)
+    gan_config(args.model)
     gan_protocol(args.protocol)
-    again = (
-        f"python -m qvit_lib gan --attention {args.attention} --feed-forward {args.feed_forward} "
-        f"--rk-order {args.rk_order} --protocol {args.protocol} --seed {args.seed} --resume"
-    )
-    record = _interruptible(lambda: run_gan(config, args.protocol, seed=args.seed, resume=args.resume), again)
-    for name, result in record["evaluation"]["classes"].items():
-        generated, floor = result["generated"], result["floor"]
-        print(
-            f"{name:8s}: two-sample AUC {generated['two_sample_auc']:.3f} (floor {floor['two_sample_auc']:.3f}), "
-            f"Fréchet distance {generated['frechet']:.3f} (floor {floor['frechet']:.3f})"
+    command = f"python -m qvit_lib gan --model {args.model} --protocol {args.protocol} --seed {args.seed}"
+    if args.out is not None:
+        path = write_generated(
+            args.model, args.n, Path(args.out), protocol=args.protocol, seed=args.seed, overwrite=args.overwrite
         )
-    print(
-        f"wrote {gan_paths(config.name, args.protocol, args.seed).record} ({record['wall_seconds']:.0f} s of training)"
-    )
+        print(f"wrote {path}: {args.n} generated showers in the CMS format; read them with QVIT_DATA={path}")
+        return 0
+    files = gan_paths(args.model, args.protocol, args.seed)
+    if not args.evaluate:
+        if files.record.exists() and not args.resume:
+            raise ConfigError(
+                f"gan: {files.record} already exists; evaluate it with --evaluate, or remove it to train again"
+            )
+        record = _interruptible(
+            lambda: run_gan(args.model, args.protocol, seed=args.seed, resume=args.resume), command + " --resume"
+        )
+        print(
+            f"wrote {files.record} ({record['wall_seconds']:.0f} s of training, weights of step {record['best_step']})"
+        )
+    result = evaluate_run(args.model, args.protocol, args.seed)
+    for name, per_class in result["evaluation"]["classes"].items():
+        made, floors = per_class["generated"], per_class["floor"]
+        floor_auc = max(f["classifier_high_level"]["auc"] for f in floors)
+        print(
+            f"{name:8s}: classifier AUC low-level {made['classifier_low_level']['auc']:.3f}, high-level "
+            f"{made['classifier_high_level']['auc']:.3f} (floor up to {floor_auc:.3f}); "
+            f"FPD {made['fpd'][0]:.4f} ± {made['fpd'][1]:.4f}"
+        )
+    print(f"wrote the evaluation ({result['wall_seconds']:.0f} s)")
     return 0
 
 
@@ -574,16 +589,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     gan = commands.add_parser(
         "gan",
-        help="train and evaluate a shower GAN whose generator and discriminator are ViTs (chapter 11)",
-        description="Train a class-conditional GAN on the data's training split under a protocol (quick, cpu), "
-        "compare its showers with the test split beside the simulated floor, and write data/results/gan/.",
+        help="train and evaluate a conditional shower GAN (chapter 11), or write its showers in the CMS format",
+        description="Train one of chapter 11's GANs on the data's training split under a protocol (quick, cpu), keep "
+        "the weights with the best validation score, evaluate it against the test split beside the simulated floor, "
+        "and write data/results/gan/. With --out, write generated showers in the CMS format instead.",
     )
-    gan.add_argument("--attention", default="classical", help="attention of both networks (default classical)")
-    gan.add_argument("--feed-forward", default="mlp", choices=("mlp", "qmlp"), help="the encoder layers' feed-forward")
-    gan.add_argument("--rk-order", type=_positive_int, default=1, help="Runge–Kutta order of the encoder layers")
+    gan.add_argument(
+        "--model", required=True, help="gan-classical, gan-hybrid-angle, gan-qrkt, gan-qrkt-generator, "
+        "gan-qrkt-discriminator or gan-cnn"
+    )  # fmt: skip
     gan.add_argument("--protocol", default="cpu", help="quick or cpu (default cpu)")
     gan.add_argument("--seed", type=_seed, default=0, help="initial weights and sampling (default 0)")
     gan.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    gan.add_argument("--evaluate", action="store_true", help="evaluate the trained run again, without training")
+    gan.add_argument("--out", default=None, help="write generated showers to this .h5 file instead of training")
+    gan.add_argument("--n", type=_positive_int, default=10_000, help="showers to write with --out (default 10000)")
+    gan.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     gan.set_defaults(run=_cmd_gan)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures (not tests)")

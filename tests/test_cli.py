@@ -57,8 +57,9 @@ def test_simulate_pair_directory(tmp_path):
         (["device", "--variant", "classical-cmx-pe"], "not quantum projections (qproj) or classical layers alone"),
         (["device", "--variant", "qproj-cmx-pe-qmlp"], "runs hybrid attention heads and the quantum feed-forward"),
         (["device", "--events", "0"], "expected a positive integer, got 0"),
-        (["gan", "--attention", "none"], "a GAN needs encoder layers"),
-        (["gan", "--protocol", "paper"], "unknown GAN protocol 'paper'"),
+        (["gan", "--model", "gan-none"], "unknown GAN model 'gan-none'; valid: gan-classical"),
+        (["gan", "--model", "gan-cnn", "--protocol", "paper"], "unknown GAN protocol 'paper'"),
+        (["gan", "--model", "gan-cnn", "--out", "x.txt"], "expected a file name ending in .h5 or .hdf5"),
         (["scores", "--protocol", "converged", "--results-dir", "."], "no committed runs under protocol 'converged'"),
         (["scores", "--protocol", "long"], "unknown protocol 'long'"),
     ],
@@ -87,8 +88,9 @@ def test_gan_bench_runs_in_quick_mode(tmp_path):
     result = run("bench", "--suite", "gan", "--quick", "--out", str(tmp_path / "gan.json"))
     assert result.returncode == 0, result.stderr
     written = json.loads((tmp_path / "gan.json").read_text())
-    assert [r["generator"] for r in written["generators"]] == ["gan-classical", "gan-hybrid-angle"]
-    assert all(r["showers_per_s"] > 0 for r in written["generators"]) and "x the simulator" in result.stdout
+    assert [r["generator"] for r in written["generators"]] == ["gan-classical", "gan-cnn"]
+    assert all(rate["median"] > 0 for r in written["generators"] for rate in r["showers_per_s"].values())
+    assert written["threads"] == 1 and "x the simulator's best" in result.stdout
 
 
 @pytest.mark.slow

@@ -122,6 +122,18 @@ def _figures():
     yield "generated_beside_simulated", plots.generated_beside_simulated(energy * 0.02 + 0.001, energy * 0.02)
     tables = {name: rng.random(200) for name in ("e_sum", "e1_e9", "phi_width", "n_above_threshold")}
     yield "shape_ratios", plots.shape_ratios(tables, {k: v[::-1] ** 0.9 for k, v in tables.items()}, list(tables))
+    point = {"incident_gev": [50, 60], "median": 0.97, "median_interval": [0.96, 0.98], "resolution": 0.01,
+             "resolution_interval": [0.009, 0.011]}  # fmt: skip
+    one = energy[0]
+    yield "readout_panels", plots.readout_panels(one * 0.02, one * 0.02 * (one > 0.5), one - 0.5)
+    yield "response_curves", plots.response_curves({"simulated": [point] * 4, "gan-a": [point] * 4})
+    dots = {m: {f: {"value": 0.1, "interval": [0.05, 0.2]} for f in ("response", "t_rms")} for m in ("a", "b", "c")}
+    yield "separation_power_dots", plots.separation_power_dots(dots, {"response": [0.01, 0.02], "t_rms": [0.01]})
+    records = {
+        f"r{seed}": {"name": name, "validation": [{"step": 250, "score": 9.0}, {"step": 500, "score": 3.0}],
+                     "best_step": 500} for seed, name in enumerate(("gan-a", "gan-a", "gan-b"))
+    }  # fmt: skip
+    yield "validation_scores", plots.validation_scores(records)
     yield "roc_curves", plots.roc_curves(results, ["classical-cmx-pe"]).figure
     yield "bench_backends", plots.bench_backends(_bench()).figure
     yield "bench_batch_scaling", plots.bench_batch_scaling(_bench()).figure

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qvit_lib.data import simulation as sim
+from qvit_lib.data.dataset import ENERGY_UNIT_GEV
 from qvit_lib.data.shapes import shower_shapes
 
 
@@ -65,14 +66,14 @@ def test_images_look_like_the_cms_crops():
     assert -2.5 <= time.min() and time.max() <= 2.3
     assert np.all(time[energy == 0] == 0)
     # 50 GeV pT at |η| < 1.2: 50…91 GeV, nearly all of it inside the crop.
-    total_gev = energy.sum(axis=(1, 2)) * sim.ENERGY_UNIT_GEV
+    total_gev = energy.sum(axis=(1, 2)) * ENERGY_UNIT_GEV
     assert 45 < np.median(total_gev) < 80
 
 
 def test_zero_suppression_threshold():
     config = sim.SimulationConfig(zero_suppression_gev=0.2)
     energy = sim.simulate_particle(sim.PHOTON, 200, seed=2, config=config)[..., 0]
-    hits = energy[energy > 0] * sim.ENERGY_UNIT_GEV
+    hits = energy[energy > 0] * ENERGY_UNIT_GEV
     assert hits.min() > 0.2
 
 

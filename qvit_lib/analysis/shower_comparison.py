@@ -25,6 +25,8 @@ __all__ = [
     "THRESHOLD",
     "SHAPES",
     "shape_table",
+    "CONDITIONAL_FEATURES",
+    "conditional_table",
     "common_bins",
     "separation_power",
     "wasserstein",
@@ -47,6 +49,25 @@ def shape_table(energy: np.ndarray) -> dict[str, np.ndarray]:
     table = {name: shapes[name] for name in SHAPES if name in shapes}
     table["n_above_threshold"] = (energy > THRESHOLD).sum(axis=(1, 2)).astype(np.float64)
     return table
+
+
+CONDITIONAL_FEATURES = ("response", "e1_e9", "e9_e25", "eta_width", "phi_width", "n_above_threshold", "t_rms")
+"""What a conditional generator is judged on: the response E_total/E₀ in place of the total
+energy (E₀ differs from shower to shower), the shapes, and the spread of the hit times."""
+
+
+def conditional_table(energy: np.ndarray, time: np.ndarray, incident: np.ndarray) -> dict[str, np.ndarray]:
+    """Per event: :data:`CONDITIONAL_FEATURES` of energy and time images (N, 32, 32) and incident energies (N,).
+
+    ``incident`` in the energy's unit; ``t_rms`` is the RMS hit time (time's unit) over the
+    crystals that read energy.
+    """
+    energy, time = np.asarray(energy, np.float64), np.asarray(time, np.float64)
+    table = shape_table(energy)
+    table["response"] = table.pop("e_sum") / np.asarray(incident, np.float64)
+    hits = energy > 0
+    table["t_rms"] = np.sqrt((np.where(hits, time, 0.0) ** 2).sum((1, 2)) / np.maximum(hits.sum((1, 2)), 1))
+    return {name: table[name] for name in CONDITIONAL_FEATURES}
 
 
 def common_bins(a: np.ndarray, b: np.ndarray, bins: int = 40) -> np.ndarray:

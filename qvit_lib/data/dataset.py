@@ -319,6 +319,15 @@ def _check_values(part: _Part, rows: np.ndarray, images: np.ndarray, energy_inde
 # The dataset.
 
 
+def _kind(attrs, loud: bool = False) -> str:
+    """What a file that is not our simulation holds: a GAN's showers (``loud``: in capitals, as
+    :func:`summarise_files` names the simulation), or CMS-format data."""
+    if "generator" in attrs:
+        word = "GENERATED" if loud else "generated"
+        return f"{word} by {attrs['generator']} (qvit_lib's shower GAN), not CMS data"
+    return "CMS-format data, not our simulation (no simulator attributes)"
+
+
 class EcalDataset:
     """Electron and photon shower images with seeded, balanced 80/10/10 splits.
 
@@ -415,9 +424,7 @@ class EcalDataset:
     def describe(self) -> dict[str, object]:
         """What the data is: kind, files, events per class and split, simulator settings."""
         info: dict[str, object] = {
-            "kind": "simulation (qvit_lib)"
-            if self.is_simulation
-            else "CMS-format data, not our simulation (no simulator attributes)",
+            "kind": "simulation (qvit_lib)" if self.is_simulation else _kind(self._parts[0].attrs),
             "files": [str(p) for p in self.files],
             "events_per_class": self.n_per_class,
             "split_sizes": {name: self.split_size(name) for name in SPLITS},
@@ -464,11 +471,7 @@ class EcalDataset:
         shape = (len(events), IMAGE_SIZE, IMAGE_SIZE) + ((2,) if channels == "both" else ())
         images = np.empty(shape, dtype=np.float32)
         labels = np.empty(len(events), dtype=np.float32)
-        for i, part in enumerate(self._parts):
-            mine = np.flatnonzero(events[:, 0] == i)
-            if len(mine) == 0:
-                continue
-            rows = events[mine, 1]
+        for part, rows, mine in self.rows_by_file(split, n):
             chunk = _read_rows(part, rows, selectors[channels])
             _check_values(part, rows, chunk, energy_index)
             images[mine] = chunk
@@ -503,6 +506,19 @@ class EcalDataset:
         images, labels = self.load(split, n, channels=channels)
         images = images[..., None] if channels != "both" else images
         return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))), torch.from_numpy(labels)
+
+    def rows_by_file(self, split: str = "train", n: int | None = None) -> list[tuple[_Part, np.ndarray, np.ndarray]]:
+        """Where the first ``n`` events of a split live: per open file, its rows and their places in the split.
+
+        For readers of what a file holds beyond ``X`` and ``y`` (:mod:`qvit_lib.data.truth`).
+        """
+        events = self._split(split)[: None if n is None else max(n, 0)]
+        out = []
+        for i, part in enumerate(self._parts):
+            mine = np.flatnonzero(events[:, 0] == i)
+            if len(mine):
+                out.append((part, events[mine, 1], mine))
+        return out
 
     # ----- housekeeping
     def close(self) -> None:
@@ -599,9 +615,7 @@ def summarise_files(location: str | os.PathLike[str] | None = None) -> list[dict
             summaries.append(
                 {
                     "file": str(file),
-                    "kind": "SIMULATION (qvit_lib simulator)"
-                    if simulated
-                    else "CMS-format data, not our simulation (no simulator attributes)",
+                    "kind": "SIMULATION (qvit_lib simulator)" if simulated else _kind(part.attrs, loud=True),
                     "X": f"{tuple(part.X.shape)} {part.X.dtype}",
                     "y": f"({n},) {part.y_dtype}",
                     "photons": int((part.y == PHOTON).sum()),

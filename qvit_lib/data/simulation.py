@@ -55,13 +55,12 @@ from qvit_lib.core.config import CACHE_DIR
 from qvit_lib.core.errors import ConfigError
 from qvit_lib.data.dataset import (
     ELECTRON,
-    ENERGY_UNIT_GEV,
     IMAGE_SIZE,
     PHOTON,
     SIMULATOR_NAME,
-    TIME_UNIT_NS,
     is_hdf5_name,
 )
+from qvit_lib.data.readout import readout
 
 __all__ = [
     "SIMULATOR_VERSION",
@@ -79,6 +78,8 @@ __all__ = [
     "profile_table",
     "containment",
     "simulate_particle",
+    "incident_eta",
+    "mixed_order",
     "check_seed",
     "simulate",
     "PAIR_NAMES",
@@ -404,22 +405,11 @@ def _crop_on_maximum(canvas: np.ndarray) -> np.ndarray:
 
 
 def _readout(rng: np.random.Generator, true_energy: np.ndarray, config: SimulationConfig) -> np.ndarray:
-    """Noise, zero suppression and hit times: (n, 32, 32, 2) in file units."""
-    measured = true_energy + config.noise_gev * rng.standard_normal(true_energy.shape)
-    hit = measured > config.zero_suppression_gev
-    energy = np.where(hit, measured, 0.0)
-    # Time resolution N/(E/σ_noise) ⊕ C; hits made by noise alone have no real pulse
-    # and get a broad time (σ = noise_hit_time_ns).
+    """Noise, zero suppression and hit times (:func:`qvit_lib.data.readout.readout`): (n, 32, 32, 2) in file units."""
+    normals = [rng.standard_normal(true_energy.shape) for _ in range(3)]
     with np.errstate(divide="ignore"):
-        sigma_t = np.sqrt(
-            (config.time_noise_ns * config.noise_gev / np.maximum(measured, 1e-9)) ** 2 + config.time_constant_ns**2
-        )
-    time = sigma_t * rng.standard_normal(true_energy.shape)
-    noise_only = true_energy < config.noise_gev
-    time = np.where(noise_only, config.noise_hit_time_ns * rng.standard_normal(true_energy.shape), time)
-    time = np.clip(time, -125.0, 115.0)
-    time = np.where(hit, time, 0.0)
-    return np.stack([energy / ENERGY_UNIT_GEV, time / TIME_UNIT_NS], axis=-1).astype(np.float32)
+        energy, time = readout(true_energy, normals, config, np)
+    return np.stack([energy, time], axis=-1).astype(np.float32)
 
 
 def _simulate_chunk(seed: int, particle: int, chunk: int, n: int, config: SimulationConfig) -> np.ndarray:
@@ -452,6 +442,30 @@ def simulate_particle(
         stop = min(start + _CHUNK, n)
         out[start:stop] = _simulate_chunk(seed, particle, start // _CHUNK, stop - start, config)
     return out
+
+
+def incident_eta(particle: int, n: int, seed: int = 0, config: SimulationConfig | None = None) -> np.ndarray:
+    """The η of each of the first ``n`` showers :func:`simulate_particle` draws: its truth.
+
+    η is the first draw of every chunk's own stream, so replaying that one draw gives it
+    exactly (a uniform variate is integer arithmetic: the same bits on every processor).
+    The incident energy is ``config.pt_gev · cosh η``.
+    """
+    if particle not in (PHOTON, ELECTRON):
+        raise ConfigError(f"particle must be PHOTON (0) or ELECTRON (1), got {particle!r}")
+    check_seed(seed)
+    config = config or SimulationConfig()
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, particle, start // _CHUNK]))
+        out[start:stop] = rng.uniform(-config.eta_max, config.eta_max, stop - start)
+    return out
+
+
+def mixed_order(n_per_class: int, seed: int) -> np.ndarray:
+    """The shuffle of a mixed file: its row r holds event ``order[r]`` of photons then electrons."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 2])).permutation(2 * n_per_class)
 
 
 def check_seed(seed: object) -> int:
@@ -681,7 +695,7 @@ def _simulate_into(
     }
     if mixed:
         X, y = simulate(n, seed, config, progress)
-        order = np.random.default_rng(np.random.SeedSequence([seed, 2])).permutation(len(y))
+        order = mixed_order(n, seed)
         _write(temporaries[0], X[order], y[order], {**common, "particle": "mixed"})
         return
     for (particle, label), temporary in zip(((PHOTON, "photon"), (ELECTRON, "electron")), temporaries, strict=True):

@@ -881,6 +881,8 @@ def generated_beside_simulated(simulated: np.ndarray, generated: np.ndarray, n: 
 
 SHAPE_LABELS = {  #: the shower shapes of qvit_lib.analysis.shower_comparison, with their units
     "e_sum": "total energy [GeV/50]",
+    "response": "response E/E₀",
+    "t_rms": "RMS hit time [ns/50]",
     "e1_e9": "E1/E9",
     "e9_e25": "E9/E25",
     "eta_width": "η width [crystals]",
@@ -984,6 +986,100 @@ def gan_training(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.
     for ax in (losses, outputs):
         ax.set_xlabel("training step")
         ax.legend(fontsize=9)
+    return fig
+
+
+def readout_panels(true: np.ndarray, read: np.ndarray, time: np.ndarray) -> plt.Figure:
+    """One shower before and after the readout (chapter 11): true crystal energies, read energies
+    (GeV, one logarithmic scale) and hit times (ns); crystals without a reading left blank."""
+    fig, axes = column_figure(1, 3, height=2.9, sharex=True, sharey=True)
+    energies = [np.asarray(true) * 50, np.asarray(read) * 50]  # GeV/50 → GeV
+    norm = LogNorm(vmin=0.01, vmax=max(float(e.max()) for e in energies))
+    for ax, image, title in zip(axes, energies, ("true energy", "read energy")):
+        mesh = ax.imshow(np.ma.masked_less_equal(image, 0.01), origin="lower", norm=norm, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(mesh, ax=axes[:2].tolist(), label="energy [GeV]", fraction=0.05, location="bottom")
+    times = np.ma.masked_where(np.asarray(read) <= 0, np.asarray(time) * 50)  # ns/50 → ns
+    limit = float(np.abs(times).max()) if times.count() else 1.0
+    shown = axes[2].imshow(times, origin="lower", cmap="coolwarm", vmin=-limit, vmax=limit, interpolation="nearest")
+    axes[2].set_title("hit time", fontsize=9)
+    fig.colorbar(shown, ax=axes[2], label="time [ns]", fraction=0.05, location="bottom")
+    for ax in axes:
+        ax.set_xlabel("iφ")
+    axes[0].set_ylabel("iη")
+    return fig
+
+
+def response_curves(curves: Mapping[str, Sequence[Mapping[str, object]]]) -> plt.Figure:
+    """Response (median E/E₀) and resolution against the incident energy, one line per sample (chapter 11).
+
+    ``curves``: label → the points of :func:`qvit_lib.runs.gan_evaluation.response_curve`
+    (``incident_gev`` range, ``median`` and ``resolution`` with intervals). A label starting
+    with "simulat" is drawn black: the reference.
+    """
+    fig, (top, bottom) = column_figure(2, 1, height=4.6, sharex=True)
+    colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    for label, points in curves.items():
+        colour = "black" if label.startswith("simulat") else next(colours)
+        x = [float(np.mean(p["incident_gev"])) for p in points]
+        for ax, key in ((top, "median"), (bottom, "resolution")):
+            y = np.array([p[key] for p in points])
+            low, high = np.array([p[f"{key}_interval"] for p in points]).T
+            ax.errorbar(x, y, yerr=[np.clip(y - low, 0, None), np.clip(high - y, 0, None)], fmt="o-", ms=3,
+                        lw=0.9, capsize=2, color=colour, label=label)  # fmt: skip
+    top.set_ylabel("median E/E₀")
+    bottom.set_ylabel("resolution σ/E")
+    bottom.set_xlabel("incident energy E₀ [GeV]")
+    top.legend(fontsize=9, ncols=2)
+    return fig
+
+
+def separation_power_dots(
+    rows: Mapping[str, Mapping[str, Mapping[str, object]]], floor: Mapping[str, Sequence[float]]
+) -> plt.Figure:
+    """Separation power of each feature, one marker per model with its interval, on a log axis,
+    beside the floor's range (grey band) of simulated against simulated samples (chapter 11).
+
+    ``rows``: model → feature → {"value", "interval"}; ``floor``: feature → floor values.
+    """
+    features = list(next(iter(rows.values())))
+    fig, ax = column_figure(1, 1, height=0.45 * len(features) + 1.4)
+    offsets = np.linspace(-0.25, 0.25, len(rows)) if len(rows) > 1 else [0.0]
+    for y, feature in enumerate(features):
+        values = floor[feature]
+        ax.fill_betweenx([y - 0.35, y + 0.35], max(min(values), 1e-4), max(max(values), 1e-4), color="0.85", lw=0)
+    for offset, (model, per_feature) in zip(offsets, rows.items()):
+        values = np.array([per_feature[f]["value"] for f in features])
+        low, high = np.array([per_feature[f]["interval"] for f in features]).T
+        ax.errorbar(np.clip(values, 1e-4, None), np.arange(len(features)) + offset,
+                    xerr=[np.clip(values - low, 0, None), np.clip(high - values, 0, None)],
+                    fmt="o", ms=3, lw=0.8, capsize=2, label=model)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(features)), [SHAPE_LABELS.get(f, f.replace("_", " ")) for f in features])
+    ax.invert_yaxis()
+    ax.set_xlabel("separation power (grey: simulated against simulated)")
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=3, frameon=False)
+    return fig
+
+
+def validation_scores(records: Mapping[str, Mapping[str, object]]) -> plt.Figure:
+    """Each GAN run's validation score against the training step (log scale), its kept step ringed."""
+    fig, ax = column_figure(1, 1, height=3.4)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    models = list(dict.fromkeys(record["name"] for record in records.values()))
+    for record in records.values():
+        colour = colours[models.index(record["name"]) % len(colours)]
+        steps = [v["step"] for v in record["validation"]]
+        scores = [v["score"] for v in record["validation"]]
+        first = record is next(r for r in records.values() if r["name"] == record["name"])
+        ax.plot(steps, scores, color=colour, lw=0.9, label=record["name"] if first else None)
+        kept = dict(zip(steps, scores)).get(record["best_step"])
+        if kept is not None:
+            ax.scatter([record["best_step"]], [kept], s=40, facecolors="none", edgecolors=colour)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation Fréchet distance")
+    ax.legend(fontsize=9, ncols=2)
     return fig
 
 

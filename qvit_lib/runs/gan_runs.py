@@ -1,13 +1,13 @@
-"""Chapter 11's runs: a shower GAN trained under a named protocol, evaluated, written to results.
+"""Chapter 11's runs: a conditional shower GAN trained under a named protocol, kept at its best validation score.
 
-A run trains :mod:`qvit_lib.models.gan` on the training split of the data (our simulation by default),
-then generates as many showers of each class as the test split holds and compares them with
-the test split (:func:`qvit_lib.analysis.shower_comparison.compare_showers`), beside the *floor*: the
-validation split against the test split, two independent simulated samples of the same size.
-The class fidelity asks the book's trained ``classical-cmx-pe`` classifier whether generated
-electrons look like electrons and generated photons like photons. Results go to
-``data/results/gan/<protocol>/<name>[-seed<S>].json`` with the generator's weights beside it,
-through the run store (:mod:`qvit_lib.runs.store`): each seed has its own files.
+A run trains one of :data:`~qvit_lib.models.gan.GAN_MODELS` on the training split of the data
+(our simulation by default; the generator needs each shower's true η, which the CMS files do
+not store). Every ``validate_every`` steps the generator makes showers for the validation
+split's classes and η, and :func:`validation_score` measures how far they are from the real
+ones; the run keeps the weights with the best score. Results go through the run store
+(:mod:`qvit_lib.runs.store`) to ``data/results/gan/<protocol>/<name>[-seed<S>].json`` with the
+generator's weights beside it; each seed has its own files, and its evaluation
+(:mod:`qvit_lib.runs.gan_evaluation`) a record of its own.
 """
 
 from __future__ import annotations
@@ -19,43 +19,46 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qvit_lib.analysis.metrics import classifier_metrics
-from qvit_lib.analysis.shower_comparison import compare_showers
+from qvit_lib.analysis.shower_comparison import conditional_table, frechet_distance
 from qvit_lib.core.config import CACHE_DIR
 from qvit_lib.core.errors import ConfigError, DataError
 from qvit_lib.core.provenance import code_version, stamp
-from qvit_lib.data.dataset import SPLITS, EcalDataset, normalise_energy, patchify, resolve_location, shown_path
-from qvit_lib.models.gan import GANConfig, build_gan, to_log_energy
+from qvit_lib.data.dataset import SPLITS, EcalDataset, is_hdf5_name, resolve_location, shown_path
+from qvit_lib.data.truth import incident_eta
+from qvit_lib.models.gan import ETA_MAX, GAN_MODELS, GANConfig, build_gan, incident_energy
 from qvit_lib.models.vit import count_parameters
 from qvit_lib.runs import store
-from qvit_lib.runs.experiments import load_trained
 from qvit_lib.training.checkpoint import RunIdentity
-from qvit_lib.training.classifier import predict_logits
-from qvit_lib.training.gan import GANSchedule, train_gan
+from qvit_lib.training.gan import GANSchedule, Showers, train_gan
 
 __all__ = [
     "GAN_PROTOCOLS",
-    "FIDELITY_MODEL",
-    "gan_protocol",
-    "class_fidelity",
-    "evaluate_generator",
     "GAN_FOLDER",
     "MIN_EVENTS_PER_CLASS",
+    "VALIDATION_SHOWERS",
     "RECORD_SCHEMA",
+    "gan_config",
+    "gan_protocol",
+    "load_showers",
+    "feature_table",
+    "subset",
+    "generate_like",
+    "validation_score",
     "gan_paths",
     "read_gan_record",
     "run_gan",
     "load_generator",
+    "write_generated",
 ]
 
 
 GAN_PROTOCOLS = {
-    "quick": GANSchedule(steps=20, batch_size=32, log_every=5, checkpoint_every=10),
-    "cpu": GANSchedule(steps=4_000, batch_size=128, log_every=50, checkpoint_every=250),
+    "quick": GANSchedule(steps=20, batch_size=32, log_every=5, checkpoint_every=10, validate_every=10),
+    "cpu": GANSchedule(steps=4_000, batch_size=128, log_every=50, checkpoint_every=250, validate_every=250),
 }
-FIDELITY_MODEL = ("classical-cmx-pe", "cpu")  #: the classifier that judges the classes
 GAN_FOLDER = "gan"  #: data/results/gan/<protocol>/
-MIN_EVENTS_PER_CLASS = 20  #: per split: the shape features' covariance (6 × 6) needs more events than features
+MIN_EVENTS_PER_CLASS = 20  #: per split: the features' covariance (7 × 7) needs more events than features
+VALIDATION_SHOWERS = 2_000  #: validation showers per score (the first of the split: half of each class)
 
 RECORD_SCHEMA: store.Schema = {
     "name": str,
@@ -66,7 +69,8 @@ RECORD_SCHEMA: store.Schema = {
     "parameters": {"generator": int, "discriminator": int},
     "data": {"location": str, "training_showers": int},
     "history": list,
-    "evaluation": dict,
+    "validation": list,
+    "best_step": int,
     "wall_seconds": float,
     "machine": dict,
     "versions": dict,
@@ -77,6 +81,13 @@ RECORD_SCHEMA: store.Schema = {
 """A GAN run's record: every field and its type."""
 
 
+def gan_config(name: str) -> GANConfig:
+    """The configuration of a model of :data:`~qvit_lib.models.gan.GAN_MODELS`, or a clear error listing them."""
+    if name not in GAN_MODELS:
+        raise ConfigError(f"unknown GAN model {name!r}; valid: {', '.join(GAN_MODELS)}")
+    return GAN_MODELS[name]
+
+
 def gan_protocol(name: str) -> GANSchedule:
     """The schedule of a GAN protocol by name, or a clear error listing the known ones."""
     if name not in GAN_PROTOCOLS:
@@ -84,47 +95,49 @@ def gan_protocol(name: str) -> GANSchedule:
     return GAN_PROTOCOLS[name]
 
 
-def _energies(location, split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-
+def load_showers(location, split: str, n: int | None = None) -> Showers:
+    """Energy and time images (file units), classes and true η of a split's first ``n`` events."""
     with EcalDataset(location) as dataset:
-        return dataset.load(split, n, normalise=False)
+        images, labels = dataset.load(split, n, channels="both", normalise=False)
+        eta = incident_eta(dataset, split, n)
+    return Showers(
+        torch.from_numpy(np.ascontiguousarray(images[..., 0])),
+        torch.from_numpy(np.ascontiguousarray(images[..., 1])),
+        torch.from_numpy(labels),
+        torch.from_numpy(eta).float(),
+    )
 
 
-def class_fidelity(energy: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """The committed classifier on showers of known class: accuracy and ROC AUC (electron vs photon)."""
-
-    model, _ = load_trained(*FIDELITY_MODEL)
-    tokens = torch.from_numpy(patchify(normalise_energy(np.asarray(energy, np.float32))))
-    metrics = classifier_metrics(predict_logits(model, tokens), torch.as_tensor(labels, dtype=torch.float32))
-    return {"accuracy": metrics["accuracy"], "auc": metrics["auc"]}
+def feature_table(showers: Showers) -> dict[str, np.ndarray]:
+    """The conditional features of :mod:`~qvit_lib.analysis.shower_comparison` for every shower."""
+    incident = incident_energy(showers.eta.double()).numpy()
+    return conditional_table(showers.energy.numpy(), showers.time.numpy(), incident)
 
 
-def evaluate_generator(generator, location=None, seed: int = 0, n_per_class: int | None = None) -> dict[str, object]:
-    """Generated against simulated test showers, per class, with the simulated-vs-simulated floor."""
+def subset(showers: Showers, mask: torch.Tensor) -> Showers:
+    """The showers a boolean mask selects."""
+    return Showers(*(field[mask] for field in showers))
 
-    test_energy, test_labels = _energies(location, "test")
-    val_energy, val_labels = _energies(location, "val")
-    random = torch.Generator().manual_seed(seed)
-    out: dict[str, object] = {"classes": {}}
-    generated_all, labels_all = [], []
-    for name, value in (("photon", 0.0), ("electron", 1.0)):
-        reference = test_energy[test_labels == value]
-        if n_per_class is not None:
-            reference = reference[:n_per_class]
-        generated = generator.sample(torch.full((len(reference),), value), random).cpu().numpy()
-        floor = val_energy[val_labels == value][: len(reference)]
-        out["classes"][name] = {
-            "events": len(reference),
-            "generated": compare_showers(generated, reference, seed),
-            "floor": compare_showers(floor, reference, seed),
-        }
-        generated_all.append(generated)
-        labels_all.append(np.full(len(generated), value))
-    out["fidelity"] = {
-        "generated": class_fidelity(np.concatenate(generated_all), np.concatenate(labels_all)),
-        "simulated": class_fidelity(test_energy, test_labels),
-    }
-    return out
+
+def generate_like(generator: torch.nn.Module, like: Showers, seed: int) -> Showers:
+    """One generated shower for each shower of ``like``, with its class and η, from a seeded stream."""
+    energy, time_ = generator.sample(like.labels, like.eta, torch.Generator().manual_seed(seed))
+    return Showers(energy.cpu(), time_.cpu(), like.labels, like.eta)
+
+
+def validation_score(generator: torch.nn.Module, showers: Showers, seed: int = 0) -> float:
+    """Σ over classes of the Fréchet distance between generated and real conditional features.
+
+    The generator makes one shower for each real one, with its class and η; features are
+    standardised by the real sample (:func:`~qvit_lib.analysis.shower_comparison.frechet_distance`).
+    Smaller is better; the same ``seed`` gives the same noise at every score.
+    """
+    made = generate_like(generator, showers, seed)
+    score = 0.0
+    for value in (0.0, 1.0):
+        mine = showers.labels == value
+        score += frechet_distance(feature_table(subset(made, mine)), feature_table(subset(showers, mine)))
+    return score
 
 
 def gan_paths(name: str, protocol: str, seed: int = 0, results_dir: Path | None = None) -> store.RunFiles:
@@ -133,7 +146,9 @@ def gan_paths(name: str, protocol: str, seed: int = 0, results_dir: Path | None 
 
 
 def _check_names(record: dict[str, object], path: Path) -> None:
-    store.check_record_names(record, path, lambda config: GANConfig(**config), "name", ("protocol", record["protocol"]))
+    store.check_record_names(
+        record, path, lambda config: GANConfig.from_record(config), "name", ("protocol", record["protocol"])
+    )
 
 
 def read_gan_record(path: Path) -> dict[str, object]:
@@ -158,28 +173,27 @@ def _check_enough_events(location) -> None:
 
 
 def run_gan(
-    config: GANConfig,
+    name: str,
     protocol: str = "cpu",
     *,
     seed: int = 0,
     resume: bool = False,
     results_dir: Path | None = None,
     progress: bool | None = None,
-    n_eval_per_class: int | None = None,
 ) -> dict[str, object]:
-    """Train one GAN under a protocol on the data's training split, evaluate it, write its results."""
+    """Train one of the models under a protocol on the data's training split; write its record and weights."""
 
-    schedule = gan_protocol(protocol)
+    config, schedule = gan_config(name), gan_protocol(protocol)
     code_version()  # read now (and kept): the record names the code this run started with
     location = resolve_location(None)
-    files = gan_paths(config.name, protocol, seed, results_dir)
-    checkpoint = CACHE_DIR / "checkpoints" / GAN_FOLDER / protocol / f"{store.run_name(config.name, seed)}.ckpt"
+    files = gan_paths(name, protocol, seed, results_dir)
+    checkpoint = CACHE_DIR / "checkpoints" / GAN_FOLDER / protocol / f"{store.run_name(name, seed)}.ckpt"
     store.check_output_paths(files.record, files.weights, checkpoint)
     _check_enough_events(location)
-    energy, labels = _energies(location, "train")
-    showers = (to_log_energy(torch.from_numpy(energy)), torch.from_numpy(labels))
+    showers = load_showers(location, "train")
+    held_out = load_showers(location, "val", VALIDATION_SHOWERS)
     generator, discriminator = build_gan(config, seed)
-    generator.set_template(*showers)
+    generator.set_template(showers.energy, showers.labels, showers.eta)
     if not resume:
         checkpoint.unlink(missing_ok=True)
     start = time.perf_counter()
@@ -188,25 +202,25 @@ def run_gan(
         discriminator,
         showers,
         schedule,
+        validate=lambda g: validation_score(g, held_out, seed),
         seed=seed,
         checkpoint=checkpoint,
         resume=resume,
         progress=progress,
-        run=RunIdentity(store.run_name(config.name, seed), seed, protocol),
+        run=RunIdentity(store.run_name(name, seed), seed, protocol),
     )
-    wall = time.perf_counter() - start
-    evaluation = evaluate_generator(generator, location, seed, n_eval_per_class)
     record = {
-        "name": config.name,
+        "name": name,
         "seed": seed,
         "protocol": protocol,
         "schedule": dataclasses.asdict(schedule),
-        "config": dataclasses.asdict(config),
+        "config": config.as_record(),
         "parameters": {"generator": count_parameters(generator), "discriminator": count_parameters(discriminator)},
-        "data": {"location": shown_path(Path(location)), "training_showers": len(labels)},
+        "data": {"location": shown_path(Path(location)), "training_showers": len(showers.labels)},
         "history": history.records,
-        "evaluation": evaluation,
-        "wall_seconds": round(wall, 1),
+        "validation": history.validation,
+        "best_step": history.best_step,
+        "wall_seconds": round(time.perf_counter() - start, 1),
         **stamp(),
     }
     store.save_run(record, files, generator.state_dict())
@@ -215,11 +229,65 @@ def run_gan(
 
 def load_generator(name: str, protocol: str = "cpu", seed: int = 0, results_dir: Path | None = None):
     """The trained generator of a committed GAN run and its record; refuses files that do not belong together."""
+    gan_config(name)
     return store.load_network(
         gan_paths(name, protocol, seed, results_dir),
         read_gan_record,
-        lambda record: build_gan(GANConfig(**record["config"]), record["seed"])[0],
+        lambda record: build_gan(GANConfig.from_record(record["config"]), record["seed"])[0],
         lambda record: record["parameters"]["generator"],
         f"no committed GAN run {name!r} (seed {seed}) under protocol {protocol!r}",
-        f"python -m qvit_lib gan --attention {name.removeprefix('gan-')} --protocol {protocol} --seed {seed}",
+        f"python -m qvit_lib gan --model {name} --protocol {protocol} --seed {seed}",
     )
+
+
+def write_generated(
+    name: str, n_events: int, out: Path, *, protocol: str = "cpu", seed: int = 0, overwrite: bool = False
+) -> Path:
+    """Generate ``n_events`` showers (half photons, half electrons, η uniform in the barrel) into one
+    file of the CMS format — ``X`` (N, 32, 32, 2), ``y`` — with each shower's ``eta``, shuffled.
+
+    Every chapter and command reads it through ``QVIT_DATA``. Refuses an existing file unless
+    ``overwrite``; writes under a temporary name and renames.
+    """
+    # lazy: loads h5py; importing this module does not
+    import h5py
+
+    out = Path(out)
+    if isinstance(n_events, bool) or n_events <= 0 or n_events % 2:
+        raise ConfigError(f"--n must be a positive even number (half photons, half electrons), got {n_events}")
+    if not is_hdf5_name(out):
+        raise ConfigError(f"--out {out}: expected a file name ending in .h5 or .hdf5")
+    if out.exists() and not overwrite:
+        raise ConfigError(
+            f"--out {out}: already exists; remove it, choose another --out, or overwrite it (--overwrite)"
+        )
+    store.check_output_paths(out)
+    generator, record = load_generator(name, protocol, seed)
+    random = torch.Generator().manual_seed(seed)
+    labels = (torch.arange(n_events) % 2).float()[torch.randperm(n_events, generator=random)]
+    eta = torch.rand(n_events, generator=random) * (2 * ETA_MAX) - ETA_MAX
+    energy, time_ = [], []
+    for i in range(0, n_events, 1_000):
+        e, t = generator.sample(labels[i : i + 1_000], eta[i : i + 1_000], random)
+        energy.append(e)
+        time_.append(t)
+    images = torch.stack([torch.cat(energy), torch.cat(time_)], dim=-1).numpy().astype(np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(f"{out.name}.part")
+    try:
+        with h5py.File(part, "w") as f:
+            f.create_dataset("X", data=images, compression="lzf", chunks=(min(len(images), 1024), 32, 32, 2))
+            f.create_dataset("y", data=labels.numpy().astype(np.float32))
+            f.create_dataset("eta", data=eta.numpy().astype(np.float32))
+            f.attrs["generator"] = name
+            f.attrs["generator_seed"] = seed
+            f.attrs["generator_weights_sha256"] = record["weights_sha256"]
+            f.attrs["description"] = (
+                f"GENERATED by qvit_lib's {name} (seed {seed}), not CMS data and not our simulation: ECAL e/gamma "
+                "crops, X[...,0] energy GeV/50, X[...,1] time ns/50, eta the conditioning pseudorapidity"
+            )
+        part.replace(out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return out
