@@ -1017,7 +1017,7 @@ def response_curves(curves: Mapping[str, Sequence[Mapping[str, object]]]) -> plt
     (``incident_gev`` range, ``median`` and ``resolution`` with intervals). A label starting
     with "simulat" is drawn black: the reference.
     """
-    fig, (top, bottom) = column_figure(2, 1, height=4.6, sharex=True)
+    fig, (top, bottom) = column_figure(2, 1, height=5.4, sharex=True)
     colours = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
     for label, points in curves.items():
         colour = "black" if label.startswith("simulat") else next(colours)
@@ -1030,7 +1030,8 @@ def response_curves(curves: Mapping[str, Sequence[Mapping[str, object]]]) -> plt
     top.set_ylabel("median E/E₀")
     bottom.set_ylabel("resolution σ/E")
     bottom.set_xlabel("incident energy E₀ [GeV]")
-    top.legend(fontsize=9, ncols=2)
+    # above the axes, so that no line hides behind it
+    top.legend(fontsize=9, ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.02), frameon=False)
     return fig
 
 
