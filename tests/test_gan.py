@@ -166,6 +166,30 @@ def test_the_truth_of_simulated_files_is_replayed_and_foreign_files_are_refused(
         incident_eta(data, "train")
 
 
+def test_data_without_the_truth_is_replaced_by_our_simulation_with_a_note(tmp_path, monkeypatch):
+    import h5py
+    import numpy as np
+
+    from qvit_lib.core.config import DEFAULT_DATA_DIR
+    from qvit_lib.data import simulation
+    from qvit_lib.data.dataset import EcalDataset
+    from qvit_lib.data.truth import knows_eta
+    from qvit_lib.runs.gan_runs import truth_location
+
+    ours = tmp_path / "ours.h5"
+    simulation.write_dataset(ours, 100)
+    foreign = tmp_path / "cms.h5"
+    with h5py.File(foreign, "w") as f:
+        f["X"] = np.ones((40, 32, 32, 2), np.float32)
+        f["y"] = (np.arange(40) % 2).astype(np.float32)
+    with EcalDataset(ours) as a, EcalDataset(foreign) as b:
+        assert knows_eta(a) and not knows_eta(b)
+    assert truth_location(ours) == (ours, "")
+    monkeypatch.setenv("QVIT_DATA", str(foreign))
+    path, note = truth_location()
+    assert path == DEFAULT_DATA_DIR.resolve() and "cms.h5: the true η of its events is unknown" in note
+
+
 def _train(steps, checkpoint=None, resume=False, seed=0, validate=None):
     generator, discriminator = gan.build_gan(gan.GAN_MODELS["gan-cnn"], seed=3)
     showers = _showers()

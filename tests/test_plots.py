@@ -119,7 +119,8 @@ def _figures():
     yield "device_cost", plots.device_cost(curves, {"classical": 1e-4})
     history = [{"step": s, "loss_d": 1.5, "loss_g": 0.5, "d_real": 0.3, "d_fake": -0.5} for s in (50, 100)]
     yield "gan_training", plots.gan_training({"gan-a": history, "gan-b": history})
-    yield "generated_beside_simulated", plots.generated_beside_simulated(energy * 0.02 + 0.001, energy * 0.02)
+    showers = {"photon": energy * 0.02, "electron": energy * 0.01}
+    yield "shower_gallery", plots.shower_gallery({"simulated": showers, "gan-a": showers, "gan-b": showers})
     tables = {name: rng.random(200) for name in ("e_sum", "e1_e9", "phi_width", "n_above_threshold")}
     yield "shape_ratios", plots.shape_ratios(tables, {k: v[::-1] ** 0.9 for k, v in tables.items()}, list(tables))
     point = {"incident_gev": [50, 60], "median": 0.97, "median_interval": [0.96, 0.98], "resolution": 0.01,

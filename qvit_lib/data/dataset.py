@@ -415,6 +415,11 @@ class EcalDataset:
         return [part.path for part in self._parts]
 
     @property
+    def parts(self) -> list[_Part]:
+        """The open files, for readers of what a file holds beyond ``X`` and ``y`` (:mod:`qvit_lib.data.truth`)."""
+        return list(self._parts)
+
+    @property
     def is_simulation(self) -> bool:
         return all(part.attrs.get("simulator") == SIMULATOR_NAME for part in self._parts)
 

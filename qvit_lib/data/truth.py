@@ -15,7 +15,26 @@ from qvit_lib.core.errors import DataError
 from qvit_lib.data import simulation
 from qvit_lib.data.dataset import ELECTRON, PHOTON, SIMULATOR_NAME, EcalDataset
 
-__all__ = ["incident_eta"]
+__all__ = ["incident_eta", "knows_eta"]
+
+
+def _unknown_truth(part) -> str | None:
+    """Why the true η of one file's events is unknown, or None when it is stored or replayable."""
+    if "eta" in part.handle:
+        return None
+    attrs = part.attrs
+    if attrs.get("simulator") != SIMULATOR_NAME or "seed" not in attrs or "config" not in attrs:
+        return (
+            f"{part.path}: the true η of its events is unknown: the CMS files store only X and y; it is known for "
+            "our simulation's files (seed and config attributes) and for generated files (an 'eta' dataset)"
+        )
+    version = str(attrs.get("simulator_version"))
+    if version != simulation.SIMULATOR_VERSION:
+        return (
+            f"{part.path}: written by simulator version {version}; this qvit_lib replays the truth of version "
+            f"{simulation.SIMULATOR_VERSION} only: simulate the file again"
+        )
+    return None
 
 
 def _file_eta(part, rows: np.ndarray) -> np.ndarray:
@@ -25,18 +44,10 @@ def _file_eta(part, rows: np.ndarray) -> np.ndarray:
         eta = np.empty(len(rows))
         eta[order] = part.handle["eta"][rows[order]]  # h5py reads increasing rows
         return eta
+    problem = _unknown_truth(part)
+    if problem is not None:
+        raise DataError(problem)
     attrs = part.attrs
-    if attrs.get("simulator") != SIMULATOR_NAME or "seed" not in attrs or "config" not in attrs:
-        raise DataError(
-            f"{part.path}: the true η of its events is unknown: the CMS files store only X and y; it is known for "
-            "our simulation's files (seed and config attributes) and for generated files (an 'eta' dataset)"
-        )
-    version = str(attrs.get("simulator_version"))
-    if version != simulation.SIMULATOR_VERSION:
-        raise DataError(
-            f"{part.path}: written by simulator version {version}; this qvit_lib replays the truth of version "
-            f"{simulation.SIMULATOR_VERSION} only: simulate the file again"
-        )
     seed, config = int(attrs["seed"]), simulation.SimulationConfig.from_json(str(attrs["config"]))
     if attrs.get("particle") == "mixed":
         n = len(part.y) // 2
@@ -54,3 +65,8 @@ def incident_eta(dataset: EcalDataset, split: str = "train", n: int | None = Non
     for part, rows, places in dataset.rows_by_file(split, n):
         out[places] = _file_eta(part, rows)
     return out
+
+
+def knows_eta(dataset: EcalDataset) -> bool:
+    """Whether the true η of every event of the dataset is known (stored or replayable)."""
+    return all(_unknown_truth(part) is None for part in dataset.parts)

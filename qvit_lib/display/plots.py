@@ -58,7 +58,7 @@ __all__ = [
     "runge_kutta_orbits",
     "auc_vs_parameters",
     "device_scan",
-    "generated_beside_simulated",
+    "shower_gallery",
     "SHAPE_LABELS",
     "shape_ratios",
     "device_cost",
@@ -859,22 +859,38 @@ def device_scan(scans: Mapping[str, Mapping[str, object]], knob: str, metric: st
     return fig
 
 
-def generated_beside_simulated(simulated: np.ndarray, generated: np.ndarray, n: int = 3) -> plt.Figure:
-    """Simulated (top) and generated (bottom) showers of one class, and each sample's mean shower
-    (last column), energy in GeV on one logarithmic colour scale for every panel."""
-    fig, axes = column_figure(2, n + 1, height=3.6, sharex=True, sharey=True, squeeze=False)
-    rows = {"simulated": np.asarray(simulated) * 50, "generated": np.asarray(generated) * 50}  # GeV/50 → GeV
-    vmax = max(float(r[:n].max()) for r in rows.values())
+def shower_gallery(samples: Mapping[str, Mapping[str, np.ndarray]], n: int = 2) -> plt.Figure:
+    """Showers of every sample (rows) and class: ``n`` showers and the sample's mean shower per
+    class (columns), energy in GeV on one logarithmic colour scale for every panel.
+
+    ``samples[row][class]`` holds energy images in the files' unit (GeV/50); rows to compare
+    should hold showers made for the same events (class and η), so their means compare too.
+    """
+    rows = {name: {c: np.asarray(e) * 50 for c, e in by_class.items()} for name, by_class in samples.items()}
+    classes = list(next(iter(rows.values())))
+    if any(list(by_class) != classes for by_class in rows.values()):
+        raise ValueError(f"every sample needs the classes {classes}")
+    vmax = max(float(e[:n].max()) for by_class in rows.values() for e in by_class.values())
     norm = LogNorm(vmin=0.05, vmax=vmax)  # 50 MeV, about the noise level, to the hottest crystal
-    for row, (name, energy) in zip(axes, rows.items()):
-        for column, image in enumerate([*energy[:n], energy.mean(axis=0)]):
-            ax = row[column]
+    columns = [(c, k) for c in classes for k in [*range(n), "mean"]]
+    fig, axes = column_figure(
+        len(rows), len(columns), height=0.3 + 1.05 * len(rows), sharex=True, sharey=True, squeeze=False
+    )
+    for r, (name, by_class) in enumerate(rows.items()):
+        for j, (cls, k) in enumerate(columns):
+            ax = axes[r, j]
+            energy = by_class[cls]
+            image = energy.mean(axis=0) if k == "mean" else energy[k]
             mesh = ax.imshow(np.ma.masked_less(image, 0.05), origin="lower", norm=norm, interpolation="nearest")
             ax.set_xlim(6.5, 25.5)
             ax.set_ylim(6.5, 25.5)
-            ax.set_title("mean" if column == n else f"{name} {column + 1}", fontsize=9)
-            ax.set_xlabel("iφ" if name == "generated" else "")
-        row[0].set_ylabel("iη")
+            ax.set_xticks([10, 20])
+            ax.set_yticks([10, 20])
+            if r == 0:
+                ax.set_title(f"{cls} {'mean' if k == 'mean' else k + 1}", fontsize=9)
+        axes[r, 0].set_ylabel(f"{name}\niη", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("iφ")
     fig.colorbar(mesh, ax=axes.ravel().tolist(), label="crystal energy [GeV]", fraction=0.03)
     return fig
 

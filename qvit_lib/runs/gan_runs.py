@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from qvit_lib.analysis.shower_comparison import conditional_table, frechet_distance
-from qvit_lib.core.config import CACHE_DIR
+from qvit_lib.core.config import CACHE_DIR, DEFAULT_DATA_DIR
 from qvit_lib.core.errors import ConfigError, DataError
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.data.dataset import SPLITS, EcalDataset, is_hdf5_name, resolve_location, shown_path
-from qvit_lib.data.truth import incident_eta
+from qvit_lib.data.truth import incident_eta, knows_eta
 from qvit_lib.models.gan import ETA_MAX, GAN_MODELS, GANConfig, build_gan, incident_energy
 from qvit_lib.models.vit import count_parameters
 from qvit_lib.runs import store
@@ -39,6 +39,7 @@ __all__ = [
     "RECORD_SCHEMA",
     "gan_config",
     "gan_protocol",
+    "truth_location",
     "load_showers",
     "feature_table",
     "subset",
@@ -93,6 +94,23 @@ def gan_protocol(name: str) -> GANSchedule:
     if name not in GAN_PROTOCOLS:
         raise ConfigError(f"unknown GAN protocol {name!r}; valid: {', '.join(GAN_PROTOCOLS)}")
     return GAN_PROTOCOLS[name]
+
+
+def truth_location(location=None) -> tuple[Path, str]:
+    """The data whose showers a conditional GAN learns from, and a note for the reader when it is not ``location``.
+
+    ``location`` (or ``$QVIT_DATA``, or our simulated sample) when the true η of its events is
+    known; otherwise, as for the CMS files, our simulated sample in ``data/default``, and a note
+    saying so. The note is empty when nothing was replaced.
+    """
+    path = resolve_location(location)
+    with EcalDataset(path) as dataset:
+        if knows_eta(dataset):
+            return path, ""
+    return resolve_location(DEFAULT_DATA_DIR), (
+        f"{shown_path(path)}: the true η of its events is unknown (the CMS files store only the images "
+        f"and the class), so the showers here are our simulation's, {shown_path(DEFAULT_DATA_DIR)}"
+    )
 
 
 def load_showers(location, split: str, n: int | None = None) -> Showers:
