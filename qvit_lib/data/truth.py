@@ -15,7 +15,7 @@ from qvit_lib.core.errors import DataError
 from qvit_lib.data import simulation
 from qvit_lib.data.dataset import ELECTRON, PHOTON, SIMULATOR_NAME, EcalDataset
 
-__all__ = ["incident_eta", "knows_eta"]
+__all__ = ["incident_eta", "knows_eta", "why_eta_unknown"]
 
 
 def _unknown_truth(part) -> str | None:
@@ -39,14 +39,14 @@ def _unknown_truth(part) -> str | None:
 
 def _file_eta(part, rows: np.ndarray) -> np.ndarray:
     """True η of some rows of one file: stored (generated files) or replayed (our simulation)."""
+    problem = _unknown_truth(part)
+    if problem is not None:
+        raise DataError(problem)
     if "eta" in part.handle:
         order = np.argsort(rows)
         eta = np.empty(len(rows))
         eta[order] = part.handle["eta"][rows[order]]  # h5py reads increasing rows
         return eta
-    problem = _unknown_truth(part)
-    if problem is not None:
-        raise DataError(problem)
     attrs = part.attrs
     seed, config = int(attrs["seed"]), simulation.SimulationConfig.from_json(str(attrs["config"]))
     if attrs.get("particle") == "mixed":
@@ -67,6 +67,11 @@ def incident_eta(dataset: EcalDataset, split: str = "train", n: int | None = Non
     return out
 
 
+def why_eta_unknown(dataset: EcalDataset) -> str | None:
+    """Why the true η of some of the dataset's events is unknown (naming the file), or None."""
+    return next((p for p in map(_unknown_truth, dataset.parts) if p is not None), None)
+
+
 def knows_eta(dataset: EcalDataset) -> bool:
     """Whether the true η of every event of the dataset is known (stored or replayable)."""
-    return all(_unknown_truth(part) is None for part in dataset.parts)
+    return why_eta_unknown(dataset) is None

@@ -24,7 +24,7 @@ from qvit_lib.core.config import CACHE_DIR, DEFAULT_DATA_DIR
 from qvit_lib.core.errors import ConfigError, DataError
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.data.dataset import SPLITS, EcalDataset, is_hdf5_name, resolve_location, shown_path
-from qvit_lib.data.truth import incident_eta, knows_eta
+from qvit_lib.data.truth import incident_eta, why_eta_unknown
 from qvit_lib.models.gan import ETA_MAX, GAN_MODELS, GANConfig, build_gan, incident_energy
 from qvit_lib.models.vit import count_parameters
 from qvit_lib.runs import store
@@ -105,12 +105,10 @@ def truth_location(location=None) -> tuple[Path, str]:
     """
     path = resolve_location(location)
     with EcalDataset(path) as dataset:
-        if knows_eta(dataset):
-            return path, ""
-    return resolve_location(DEFAULT_DATA_DIR), (
-        f"{shown_path(path)}: the true η of its events is unknown (the CMS files store only the images "
-        f"and the class), so the showers here are our simulation's, {shown_path(DEFAULT_DATA_DIR)}"
-    )
+        reason = why_eta_unknown(dataset)
+    if reason is None:
+        return path, ""
+    return resolve_location(DEFAULT_DATA_DIR), f"{reason}; so the showers here are ours, {shown_path(DEFAULT_DATA_DIR)}"
 
 
 def load_showers(location, split: str, n: int | None = None) -> Showers:
