@@ -31,6 +31,19 @@ def test_shapes_seeds_and_gradients():
     assert not torch.equal(model.stem.weight, other.stem.weight)
 
 
+def test_the_output_is_a_weighing_of_the_pooled_features():
+    model = build_cnn("resnet15-time", seed=0)
+    images = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    features = model.features(images)
+    assert features.shape == (4, 32) and (features >= 0).all()  # after a ReLU and a max pool
+    assert torch.allclose(model(images), model.head(features).squeeze(-1))
+    with torch.no_grad():  # dead ReLUs: every feature zero, the same score for every event
+        for conv in (m for m in model.modules() if isinstance(m, torch.nn.Conv2d)):
+            conv.bias.fill_(-1e3)
+    assert (model.features(images) == 0).all()
+    assert torch.equal(model(images), model.head.bias.expand(4))
+
+
 def test_bad_names_and_shapes_say_what_was_expected():
     with pytest.raises(ConfigError, match="expected resnet15-<energy|time|both>"):
         CNNConfig.from_variant("resnet15-colour")

@@ -284,6 +284,18 @@ def test_history_curves_cut_to_the_shortest_run():
         experiments.history_curves([], "val_loss")
 
 
+def test_a_run_that_never_left_ln2_is_told_from_one_that_learned():
+    def run(losses):
+        return {"variant": "resnet15-time", "seed": 0, "history": [{"train_loss": x} for x in losses]}
+
+    assert experiments.never_trained(run([0.6934, 0.6932, 0.6931]))  # a constant score: ln 2 = 0.6931
+    assert not experiments.never_trained(run([0.6934, 0.69, 0.66]))  # it learned, late
+    assert not experiments.never_trained(run([0.55, 0.50]))
+    assert experiments.never_trained(run([0.70]), tolerance=0.01)
+    with pytest.raises(ConfigError, match="resnet15-time.*no epochs"):
+        experiments.never_trained(run([]))
+
+
 def test_training_time_sums_the_epochs_and_the_idle_cost_scales_the_fastest():
     record = {"history": [{"seconds": 30.0}, {"seconds": 10.0}, {"seconds": 20.0}]}
     assert experiments.training_seconds(record) == 60.0  # a resumed run's epochs all count

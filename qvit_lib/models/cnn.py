@@ -103,9 +103,12 @@ class ResNet15(nn.Module):
                 f"{self.config.variant}: expected images of shape (batch, {', '.join(map(str, expected))}), "
                 f"got {tuple(images.shape)}"
             )
+        return self.head(self.features(images)).squeeze(-1)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The (B, 32) max-pooled features the output layer weighs: all zero when the ReLUs have died."""
         images = images.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout on CPUs
-        features = self.blocks(F.relu(self.stem(images))).amax(dim=(-2, -1))  # global max pool
-        return self.head(features).squeeze(-1)
+        return self.blocks(F.relu(self.stem(images))).amax(dim=(-2, -1))  # global max pool
 
 
 def build_cnn(variant: str | CNNConfig, seed: int | None = None) -> ResNet15:

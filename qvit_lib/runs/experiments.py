@@ -97,6 +97,7 @@ __all__ = [
     "history_curves",
     "seed_spread",
     "training_seconds",
+    "never_trained",
     "idle_training_seconds",
     "test_split",
     "variant_inputs",
@@ -794,6 +795,15 @@ def training_seconds(record: dict[str, object]) -> float:
     """A run's training time: its epochs' seconds summed (``wall_seconds`` covers only the last
     process of a resumed run)."""
     return float(sum(h["seconds"] for h in record["history"]))
+
+
+def never_trained(record: dict[str, object], tolerance: float = 0.01) -> bool:
+    """Whether a run learned nothing: its training loss stayed within ``tolerance`` of ln 2 (the
+    loss of a constant score on balanced classes) in every epoch."""
+    history = record["history"]
+    if not history:
+        raise ConfigError(f"run {record.get('variant')!r} seed {record.get('seed')!r} has no epochs in its history")
+    return all(abs(h["train_loss"] - np.log(2)) < tolerance for h in history)
 
 
 def idle_training_seconds(record: dict[str, object]) -> float:
