@@ -96,7 +96,7 @@ def test_the_tuned_protocol_needs_a_tuning_record(tmp_path):
 
 
 def test_a_two_trial_search_writes_a_record_the_tuned_protocol_reads(local_ray, tmp_path):
-    from qvit_lib.runs.tuning import SEARCH_SPACE, trial_table, tune_variant
+    from qvit_lib.runs.tuning import SEARCH_SPACE, search_cpus, trial_table, tune_variant
 
     record = tune_variant("none-cmx-pe", trials=2, protocol="quick", results_dir=tmp_path)
     path = experiments.tuning_path("none-cmx-pe", "quick", tmp_path)
@@ -105,6 +105,8 @@ def test_a_two_trial_search_writes_a_record_the_tuned_protocol_reads(local_ray, 
     for name, (_, low, high) in SEARCH_SPACE.items():
         assert all(low <= t["config"][name] <= high for t in record["trials"])
     assert record["chosen"] in [t["config"] for t in record["trials"]]
+    assert record["scheduler"]["cpus"] == search_cpus(record) == 2  # the local Ray's two CPUs
+    assert search_cpus({"scheduler": {"name": "ASHA"}}) == 1  # recorded before the field
     assert trial_table(record)[0]["val_auc"] == max(t["val_auc"][-1] for t in record["trials"])
     # a record moved to another variant's name is refused
     other = path.with_name("classical-cmx-pe.json")

@@ -32,7 +32,16 @@ from qvit_lib.runs.experiments import (
     variant_inputs,
 )
 
-__all__ = ["SEARCH_SPACE", "TRIALS", "ASHA", "start_ray", "tune_variant", "sweep_with_ray", "trial_table"]
+__all__ = [
+    "SEARCH_SPACE",
+    "TRIALS",
+    "ASHA",
+    "search_cpus",
+    "start_ray",
+    "tune_variant",
+    "sweep_with_ray",
+    "trial_table",
+]
 
 #: What the search draws, per setting: (distribution, low, high). The learning rate spans the
 #: paper's 5e-3 by a factor of ten each way; weight decay is AdamW's (decoupled); the warm-up is
@@ -44,6 +53,14 @@ SEARCH_SPACE = {
 }
 TRIALS = 24  #: trials per model: the same budget for every model
 ASHA = {"grace_period": 1, "reduction_factor": 3}  #: epochs before a first cut; one in three goes on
+
+
+def search_cpus(record: dict[str, object]) -> int:
+    """How many trials a search ran side by side: its wall time is on that many cores.
+
+    Searches recorded before the scheduler kept ``cpus`` ran one trial at a time (their wall
+    times match their trial-epochs on one core)."""
+    return int(record["scheduler"].get("cpus", 1))
 
 
 def start_ray(address: str | None = None, cpus: int | None = None) -> None:
@@ -115,6 +132,7 @@ def tune_variant(
     so a rerun on other hardware can choose differently.
     """
     # lazy: Ray is needed only by the tuning and the Ray sweep
+    import ray
     from ray import tune
 
     # lazy: Ray is needed only by the tuning and the Ray sweep
@@ -132,6 +150,7 @@ def tune_variant(
     code_version()
     load_protocol_data(chosen, "cpu", variant_inputs(variant))  # simulate (and cache) the events before the trials
     start_ray(address, cpus)
+    cores = int(ray.cluster_resources().get("CPU", 1))  # trials run one per CPU, side by side
     start = time.perf_counter()
     storage = (CACHE_DIR / "ray" / protocol).resolve()  # Ray's own trial folders; the record is what is kept
     tuner = tune.Tuner(
@@ -168,7 +187,7 @@ def tune_variant(
         "protocol": protocol,
         "metric": "validation AUC at the last epoch trained; chosen among the trials ASHA let run every epoch",
         "search_space": {k: list(v) for k, v in SEARCH_SPACE.items()},
-        "scheduler": {"name": "ASHA", "max_t": chosen.epochs, **ASHA, "trials": trials, "seed": seed},
+        "scheduler": {"name": "ASHA", "max_t": chosen.epochs, **ASHA, "trials": trials, "seed": seed, "cpus": cores},
         "trials": rows,
         "chosen": best["config"],
         "chosen_val_auc": best["val_auc"][-1],
