@@ -133,6 +133,8 @@ def tune_variant(
     """
     # lazy: Ray is needed only by the tuning and the Ray sweep
     import ray
+
+    # lazy: Ray is needed only by the tuning and the Ray sweep
     from ray import tune
 
     # lazy: Ray is needed only by the tuning and the Ray sweep
