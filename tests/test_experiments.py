@@ -291,6 +291,7 @@ def test_a_run_that_never_left_ln2_is_told_from_one_that_learned():
     assert experiments.never_trained(run([0.6934, 0.6932, 0.6931]))  # a constant score: ln 2 = 0.6931
     assert not experiments.never_trained(run([0.6934, 0.69, 0.66]))  # it learned, late
     assert not experiments.never_trained(run([0.55, 0.50]))
+    assert not experiments.never_trained(run([0.6931, 0.6900, 0.6850]))  # a weak score, AUC ≈ 0.57
     assert experiments.never_trained(run([0.70]), tolerance=0.01)
     with pytest.raises(ConfigError, match="resnet15-time.*no epochs"):
         experiments.never_trained(run([]))

@@ -97,16 +97,16 @@ class ResNet15(nn.Module):
         self.head = nn.Linear(b, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images)).squeeze(-1)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The (B, 32) max-pooled features the output layer weighs: all zero when the ReLUs have died."""
         expected = (CHANNELS[self.config.inputs], 32, 32)
         if images.ndim != 4 or tuple(images.shape[1:]) != expected:
             raise ConfigError(
                 f"{self.config.variant}: expected images of shape (batch, {', '.join(map(str, expected))}), "
                 f"got {tuple(images.shape)}"
             )
-        return self.head(self.features(images)).squeeze(-1)
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """The (B, 32) max-pooled features the output layer weighs: all zero when the ReLUs have died."""
         images = images.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout on CPUs
         return self.blocks(F.relu(self.stem(images))).amax(dim=(-2, -1))  # global max pool
 

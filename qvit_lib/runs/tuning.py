@@ -58,8 +58,8 @@ ASHA = {"grace_period": 1, "reduction_factor": 3}  #: epochs before a first cut;
 def search_cpus(record: dict[str, object]) -> int:
     """How many trials a search ran side by side: its wall time is on that many cores.
 
-    Searches recorded before the scheduler kept ``cpus`` ran one trial at a time (their wall
-    times match their trial-epochs on one core)."""
+    The searches committed before the scheduler kept ``cpus`` ran on one CPU (``tune --cpus 1``),
+    one trial at a time. With a cluster, ``cpus`` counts the cluster's CPUs."""
     return int(record["scheduler"].get("cpus", 1))
 
 
