@@ -17,9 +17,12 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	QVIT_PROGRESS=0 $(BIN)/jupyter-book build . --all -W -n --keep-going
 
-# Lint, then the unit tests, every chapter under nbval and the browser tests, in quick mode.
+# Lint, then the unit tests, every chapter under nbval and the browser tests, in quick mode,
+# one pytest-xdist worker per core; each worker takes whole files (a chapter's cells share a kernel).
+# The tests that start a local Ray instance run afterwards, alone (Ray's node must start in 30 s).
 test: lint
-	QVIT_QUICK=1 $(BIN)/python -m pytest
+	QVIT_QUICK=1 $(BIN)/python -m pytest -n auto --dist loadfile -m "not ray"
+	QVIT_QUICK=1 $(BIN)/python -m pytest -m ray
 
 # The fast tests only: no chapters, no browser, nothing marked slow (about a minute).
 unit: $(STAMP)

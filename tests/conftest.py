@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from qvit_lib.core.config import CHECKPOINTS_ENV
 from qvit_lib.data.simulation import write_dataset
 
 from .browser import CHROMIUM_ARGS, find_chromium
+
+# Each test process (and the chapters and commands it starts) keeps run checkpoints in a
+# folder of its own: parallel workers (make test runs pytest -n) that train the same quick
+# run never resume or delete each other's checkpoints, and a reader's own are never touched.
+TEST_CHECKPOINTS = tempfile.mkdtemp(prefix="qvit-test-checkpoints-")
+os.environ[CHECKPOINTS_ENV] = TEST_CHECKPOINTS
+atexit.register(shutil.rmtree, TEST_CHECKPOINTS, True)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from qvit_lib import cli
+from qvit_lib.core.config import CHECKPOINTS_ENV
 from qvit_lib.core.errors import CheckpointError, ConfigError, DataError, TrainingInterrupted
 from qvit_lib.data import EcalDataset, normalise_energy, shapes
 from qvit_lib.data.simulation import write_dataset
@@ -41,7 +42,7 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 def isolated_runs(tmp_path, monkeypatch):
     """Results and checkpoints of the command line in a temporary directory."""
     monkeypatch.setattr(store, "RESULTS_DIR", tmp_path / "results")
-    monkeypatch.setattr(experiments, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(tmp_path / "checkpoints"))
     return tmp_path / "checkpoints" / "quick" / "none-cmx-pe.ckpt"
 
 
@@ -152,7 +153,7 @@ def test_ctrl_c_on_the_command_line_stops_cleanly(tmp_path):
         # as in a terminal: a parent started in the background (nohup … &) passes SIGINT on ignored
         signal.signal(signal.SIGINT, signal.default_int_handler)
         store.RESULTS_DIR = Path({str(tmp_path / "results")!r})
-        experiments.CHECKPOINT_DIR = Path({str(tmp_path / "checkpoints")!r})
+        os.environ["QVIT_CHECKPOINTS"] = {str(tmp_path / "checkpoints")!r}
         experiments.PROTOCOLS["quick"] = experiments.Protocol("quick", 2_000, 3)
         real_evaluate, calls = classifier.evaluate, []
         def evaluate(*args):

@@ -12,6 +12,7 @@ import torch
 
 from qvit_lib import cli
 from qvit_lib.analysis import metrics
+from qvit_lib.core import config
 from qvit_lib.core.errors import CheckpointError, ConfigError
 from qvit_lib.models import ViTConfig, all_variants, build_model
 from qvit_lib.runs import experiments, store
@@ -150,6 +151,18 @@ def test_roc_curve_is_monotone_and_spans_the_square():
 
 
 @pytest.mark.slow
+def test_qvit_checkpoints_moves_the_checkpoints_and_the_tests_keep_their_own(tmp_path, monkeypatch):
+    """The suite's checkpoints are never the reader's (data/cache/checkpoints), nor another worker's."""
+    default = config.CACHE_DIR / "checkpoints"
+    assert config.checkpoint_root() != default  # set for this process by conftest
+    monkeypatch.setenv(config.CHECKPOINTS_ENV, str(tmp_path / "elsewhere"))
+    experiments.run_variant("none-cmx-pe", "quick", results_dir=tmp_path / "results", progress=False)
+    # the finished run removed its checkpoint, from there (test_bad_input interrupts one)
+    assert (tmp_path / "elsewhere" / "quick").is_dir()
+    monkeypatch.delenv(config.CHECKPOINTS_ENV)
+    assert config.checkpoint_root() == default == experiments.CHECKPOINT_DIR
+
+
 def test_sweep_workers_share_the_plan_and_train_single_threaded(tmp_path):
     plan = [("none-cmx-pe", 0), ("none-cmn-pe", 0), ("none-cmx-nope", 0)]
     statuses = experiments.sweep_in_processes("quick", 2, results_dir=tmp_path, plan=plan)
@@ -170,9 +183,8 @@ def cpu_test_slice():
     loaded = {}
 
     def events(inputs: str = "tokens"):
-        if inputs not in loaded:
-            sets, _ = experiments.load_protocol_data(experiments.get_protocol("cpu"), inputs=inputs)
-            images, labels = sets["test"]
+        if inputs not in loaded:  # the test split only: the training events are not needed
+            images, labels = experiments.test_split("cpu", inputs)
             loaded[inputs] = images[: experiments.TEST_SLICE_EVENTS], labels[: experiments.TEST_SLICE_EVENTS]
         return loaded[inputs]
 

@@ -13,7 +13,7 @@ from qvit_lib.runs import experiments, scores, store
 
 @pytest.mark.parametrize("protocol", scores.SCORED_PROTOCOLS)
 def test_the_committed_scores_cover_every_committed_run(protocol):
-    """Every converged or tuned run committed has its logits beside it (<run>.scores.npz), scored
+    """Every cpu, converged or tuned run committed has its logits beside it (<run>.scores.npz), scored
     after it finished training (a run committed without ``python -m qvit_lib scores`` fails here)."""
     stored, labels = scores.load_scores(protocol)
     records = experiments.load_results(protocol)
@@ -96,12 +96,13 @@ def test_scores_are_refused_when_missing_stale_or_not_of_their_run(tmp_path, mon
 
 @pytest.mark.slow
 def test_train_and_sweep_store_the_scores_of_converged_runs(tmp_path, monkeypatch, capsys):
-    """What `train` and `sweep` call at the end: new converged runs get their scores; other protocols none."""
+    """What `train` and `sweep` call at the end: new converged runs get their scores; the quick protocol's none."""
     from qvit_lib import cli
 
     monkeypatch.delenv("QVIT_DATA", raising=False)
     _copy_runs(["none-cmx-pe"], tmp_path)
-    cli._store_scores("cpu", tmp_path)
+    assert "quick" not in scores.SCORED_PROTOCOLS
+    cli._store_scores("quick", tmp_path)  # no chapter compares quick runs pairwise
     assert not scores.scores_path("converged", "none-cmx-pe", 0, tmp_path).exists()
     cli._store_scores("converged", tmp_path)
     assert "test scores stored for 1 new run(s)" in capsys.readouterr().out

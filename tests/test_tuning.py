@@ -1,6 +1,8 @@
 """Equal tuning with Ray Tune, sweeps as Ray tasks, and the optimiser settings they search.
 
 CI runs a two-trial search and a two-run sweep on the quick protocol, on a local Ray of two CPUs.
+Those two are marked ``ray``: ``make test`` runs them after the parallel tests, alone, since
+Ray gives its local node 30 s to start and a core busy with another test worker can miss that.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def test_the_tuned_protocol_needs_a_tuning_record(tmp_path):
         experiments.sweep_plan((0,), "converged", "tuned")
 
 
+@pytest.mark.ray
 def test_a_two_trial_search_writes_a_record_the_tuned_protocol_reads(local_ray, tmp_path):
     from qvit_lib.runs.tuning import SEARCH_SPACE, search_cpus, trial_table, tune_variant
 
@@ -115,6 +118,7 @@ def test_a_two_trial_search_writes_a_record_the_tuned_protocol_reads(local_ray, 
         experiments.read_tuning_record(other)
 
 
+@pytest.mark.ray
 def test_a_ray_sweep_shares_claims_and_records_with_the_file_lock_sweep(local_ray, tmp_path):
     from qvit_lib.runs.tuning import sweep_with_ray
 

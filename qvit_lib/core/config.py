@@ -11,10 +11,12 @@ __all__ = [
     "DATA_ENV",
     "PROGRESS_ENV",
     "COMPILE_ENV",
+    "CHECKPOINTS_ENV",
     "REPO_ROOT",
     "DATA_DIR",
     "DEFAULT_DATA_DIR",
     "CACHE_DIR",
+    "checkpoint_root",
     "quick_mode",
     "pick",
     "progress_enabled",
@@ -29,6 +31,7 @@ QUICK_ENV = "QVIT_QUICK"
 DATA_ENV = "QVIT_DATA"
 PROGRESS_ENV = "QVIT_PROGRESS"  #: 0 turns the progress bars off (the book's build sets it)
 COMPILE_ENV = "QVIT_COMPILE"  #: 0: the eager path; inductor: torch.compile the training step too
+CHECKPOINTS_ENV = "QVIT_CHECKPOINTS"  #: where interrupted runs keep their checkpoints
 
 #: The repository: two folders above qvit_lib/core/config.py (its value is this machine's path).
 #:
@@ -37,6 +40,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_DATA_DIR = DATA_DIR / "default"
 CACHE_DIR = DATA_DIR / "cache"
+
+
+def checkpoint_root() -> Path:
+    """Where runs keep the checkpoints they resume from: ``$QVIT_CHECKPOINTS``, else ``data/cache/checkpoints``.
+
+    Read at each run, so a process can move its checkpoints away from everyone else's: the
+    test suite does, and its parallel workers never resume or delete each other's runs.
+    """
+    where = os.environ.get(CHECKPOINTS_ENV, "").strip()
+    return Path(where) if where else CACHE_DIR / "checkpoints"
 
 
 def quick_mode() -> bool:

@@ -37,7 +37,7 @@ import torch.distributed as dist
 
 from qvit_lib.analysis.metrics import classifier_metrics, compact_roc, delong_test, roc_auc
 from qvit_lib.core import paper
-from qvit_lib.core.config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR
+from qvit_lib.core.config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR, checkpoint_root
 from qvit_lib.core.errors import CheckpointError, ConfigError, RecordError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.data.dataset import DataError, EcalDataset, resolve_location, shown_path
@@ -110,7 +110,7 @@ __all__ = [
 ]
 
 
-CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
+CHECKPOINT_DIR = CACHE_DIR / "checkpoints"  #: the default; ``QVIT_CHECKPOINTS`` moves it (config.checkpoint_root)
 SIMULATION_SEED = 2024  #: the seed of the committed sample; larger simulated sets use it too
 TEST_SLICE_EVENTS = 2000  #: a run records its metrics on the first events of its test split too
 
@@ -378,7 +378,7 @@ def run_variant(
         raise ConfigError(f"{variant} reads {inputs}, but the events passed as data are {data[1].get('inputs')}")
     sets, description = data if data is not None else load_protocol_data(protocol, device, inputs)
     files = result_paths(protocol.name, variant, seed, results_dir=results_dir)
-    checkpoint = (checkpoint_dir or CHECKPOINT_DIR) / protocol.name / f"{run_name(variant, seed)}.ckpt"
+    checkpoint = (checkpoint_dir or checkpoint_root()) / protocol.name / f"{run_name(variant, seed)}.ckpt"
     if rank == 0:
         store.check_output_paths(files.record, files.weights, checkpoint)
     if not resume and checkpoint.exists() and rank == 0:

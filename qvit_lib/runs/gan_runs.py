@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from qvit_lib.analysis.shower_comparison import conditional_table, frechet_distance
-from qvit_lib.core.config import CACHE_DIR, DEFAULT_DATA_DIR
+from qvit_lib.core.config import DEFAULT_DATA_DIR, checkpoint_root
 from qvit_lib.core.errors import ConfigError, DataError
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.data.dataset import SPLITS, EcalDataset, is_hdf5_name, resolve_location, shown_path
@@ -203,7 +203,7 @@ def run_gan(
     code_version()  # read now (and kept): the record names the code this run started with
     location = resolve_location(None)
     files = gan_paths(name, protocol, seed, results_dir)
-    checkpoint = CACHE_DIR / "checkpoints" / GAN_FOLDER / protocol / f"{store.run_name(name, seed)}.ckpt"
+    checkpoint = checkpoint_root() / GAN_FOLDER / protocol / f"{store.run_name(name, seed)}.ckpt"
     store.check_output_paths(files.record, files.weights, checkpoint)
     _check_enough_events(location)
     showers = load_showers(location, "train")

@@ -1,8 +1,9 @@
 """Every committed run's test scores beside its results: paired tests without reloading every model.
 
 Chapter 7 compares variants on the same test events, seed by seed (DeLong's test,
-:func:`~qvit_lib.runs.experiments.seed_comparison`). That needs each run's logits on the 10 000
-test events. :func:`score_runs` computes them once per run and writes them beside its results,
+:func:`~qvit_lib.runs.experiments.seed_comparison`), and chapter 9 compares the design runs
+of the cpu protocol the same way. That needs each run's logits on the 10 000 test events.
+:func:`score_runs` computes them once per run and writes them beside its results,
 ``data/results/<protocol>/<run>.scores.npz`` (``python -m qvit_lib scores --protocol converged``;
 one small file per run, written once, so a new run never rewrites the others);
 :func:`load_scores` reads them back and checks that each belongs to the committed run it
@@ -33,7 +34,8 @@ from qvit_lib.runs.store import SCORES_SUFFIX
 __all__ = ["SCORES_SUFFIX", "SCORED_PROTOCOLS", "AUC_TOLERANCE", "scores_path", "score_runs", "load_scores"]
 
 
-SCORED_PROTOCOLS = ("converged", "tuned")  #: whose runs chapter 7 compares pairwise: train and sweep store their scores
+#: whose runs chapters 7 and 9 compare pairwise: train and sweep store their scores
+SCORED_PROTOCOLS = ("cpu", "converged", "tuned")
 AUC_TOLERANCE = 1e-4  #: stored logits against the recorded AUC (as test_scores checks at scoring time)
 
 
