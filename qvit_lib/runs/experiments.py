@@ -110,7 +110,10 @@ __all__ = [
 ]
 
 
-CHECKPOINT_DIR = CACHE_DIR / "checkpoints"  #: the default; ``QVIT_CHECKPOINTS`` moves it (config.checkpoint_root)
+#: Where checkpoints go by default; ``QVIT_CHECKPOINTS`` moves them (``config.checkpoint_root``).
+#:
+#: :meta hide-value:
+CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
 SIMULATION_SEED = 2024  #: the seed of the committed sample; larger simulated sets use it too
 TEST_SLICE_EVENTS = 2000  #: a run records its metrics on the first events of its test split too
 
