@@ -153,7 +153,7 @@ def test_roc_curve_is_monotone_and_spans_the_square():
 @pytest.mark.slow
 def test_qvit_checkpoints_moves_the_checkpoints_and_the_tests_keep_their_own(tmp_path, monkeypatch):
     """The suite's checkpoints are never the reader's (data/cache/checkpoints), nor another worker's."""
-    default = config.CACHE_DIR / "checkpoints"
+    default = config.CHECKPOINT_DIR
     assert config.checkpoint_root() != default  # set for this process by conftest
     monkeypatch.setenv(config.CHECKPOINTS_ENV, str(tmp_path / "elsewhere"))
     experiments.run_variant("none-cmx-pe", "quick", results_dir=tmp_path / "results", progress=False)

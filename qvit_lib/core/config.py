@@ -16,6 +16,7 @@ __all__ = [
     "DATA_DIR",
     "DEFAULT_DATA_DIR",
     "CACHE_DIR",
+    "CHECKPOINT_DIR",
     "checkpoint_root",
     "quick_mode",
     "pick",
@@ -40,6 +41,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "data"
 DEFAULT_DATA_DIR = DATA_DIR / "default"
 CACHE_DIR = DATA_DIR / "cache"
+#: Where runs keep their checkpoints unless ``QVIT_CHECKPOINTS`` names another folder.
+#:
+#: :meta hide-value:
+CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
 
 
 def checkpoint_root() -> Path:
@@ -49,7 +54,7 @@ def checkpoint_root() -> Path:
     test suite does, and its parallel workers never resume or delete each other's runs.
     """
     where = os.environ.get(CHECKPOINTS_ENV, "").strip()
-    return Path(where) if where else CACHE_DIR / "checkpoints"
+    return Path(where) if where else CHECKPOINT_DIR
 
 
 def quick_mode() -> bool:

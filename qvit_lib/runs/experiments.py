@@ -36,8 +36,8 @@ import torch
 import torch.distributed as dist
 
 from qvit_lib.analysis.metrics import classifier_metrics, compact_roc, delong_test, roc_auc
-from qvit_lib.core import paper
-from qvit_lib.core.config import CACHE_DIR, DATA_ENV, DEFAULT_DATA_DIR, checkpoint_root
+from qvit_lib.core import config, paper
+from qvit_lib.core.config import DATA_ENV, DEFAULT_DATA_DIR, checkpoint_root
 from qvit_lib.core.errors import CheckpointError, ConfigError, RecordError, TrainingInterrupted
 from qvit_lib.core.provenance import code_version, stamp
 from qvit_lib.data.dataset import DataError, EcalDataset, resolve_location, shown_path
@@ -113,7 +113,7 @@ __all__ = [
 #: Where checkpoints go by default; ``QVIT_CHECKPOINTS`` moves them (``config.checkpoint_root``).
 #:
 #: :meta hide-value:
-CHECKPOINT_DIR = CACHE_DIR / "checkpoints"
+CHECKPOINT_DIR = config.CHECKPOINT_DIR
 SIMULATION_SEED = 2024  #: the seed of the committed sample; larger simulated sets use it too
 TEST_SLICE_EVENTS = 2000  #: a run records its metrics on the first events of its test split too
 
