@@ -287,6 +287,32 @@ def test_seed_table_gives_mean_and_spread_and_flags_late_best_epochs():
         experiments.seed_table(results, ["hybrid-cmx-pe"])
 
 
+def test_seed_table_can_set_the_runs_that_never_trained_apart():
+    def record(seed, auc, losses):
+        test = {"accuracy": 0.7, "bce": 0.55, "auc": auc}
+        history = [{"train_loss": x} for x in losses]
+        protocol = {"epochs": 40}
+        return {
+            "variant": "resnet15-both",
+            "seed": seed,
+            "test": test,
+            "best_epoch": 1,
+            "protocol": protocol,
+            "history": history,
+        }
+
+    stuck, learned = [0.6932, 0.6931], [0.66, 0.55]
+    results = {"s0": record(0, 0.50, stuck), "s1": record(1, 0.85, learned), "s2": record(2, 0.49, stuck)}
+    (mixed,) = experiments.seed_table(results, learned_only=True)
+    assert mixed["seeds"] == [1] and mixed["never_trained"] == [0, 2] and mixed["auc"] == (0.85, 0.0)
+    (pooled,) = experiments.seed_table(results)  # by default every run counts
+    assert pooled["seeds"] == [0, 1, 2] and "never_trained" not in pooled
+    assert pooled["auc"][0] == pytest.approx(0.6133, abs=1e-4)
+    dead = {k: r for k, r in results.items() if k != "s1"}
+    (none_learned,) = experiments.seed_table(dead, learned_only=True)  # nothing to set them apart from
+    assert none_learned["seeds"] == [0, 2] and none_learned["never_trained"] == [0, 2]
+
+
 def test_history_curves_cut_to_the_shortest_run():
     runs = [{"history": [{"val_loss": v} for v in values]} for values in ([0.7, 0.6, 0.5], [0.8, 0.4])]
     curves = experiments.history_curves(runs, "val_loss")

@@ -919,9 +919,16 @@ def seed_comparison(
 LATE_FRACTION = 0.1  #: a best epoch in the last 10 % of a run's epochs: it may still have been improving
 
 
-def seed_table(results: dict[str, dict[str, object]], variants: list[str] | None = None) -> list[dict[str, object]]:
+def seed_table(
+    results: dict[str, dict[str, object]], variants: list[str] | None = None, learned_only: bool = False
+) -> list[dict[str, object]]:
     """Per variant: test accuracy, BCE and AUC as mean ± SD over its seeds, and the runs whose best
-    epoch came late (in the last :data:`LATE_FRACTION` of the epochs) — those were still learning."""
+    epoch came late (in the last :data:`LATE_FRACTION` of the epochs) — those were still learning.
+
+    With ``learned_only``, a variant some of whose runs never left ln 2 (:func:`never_trained`) is
+    summarised over the runs that learned, and its row lists the others under ``never_trained``: a
+    stuck optimisation is not a draw from the spread of the runs that learned. A variant none of
+    whose runs learned keeps them all, and lists them all."""
     by_variant: dict[str, list[dict[str, object]]] = {}
     for record in results.values():
         by_variant.setdefault(str(record["variant"]), []).append(record)
@@ -930,7 +937,12 @@ def seed_table(results: dict[str, dict[str, object]], variants: list[str] | None
         records = sorted(by_variant.get(variant, []), key=lambda r: r["seed"])
         if not records:
             raise KeyError(f"no results for {variant!r}")
+        stuck = [r["seed"] for r in records if learned_only and never_trained(r)]
+        if len(stuck) < len(records):
+            records = [r for r in records if r["seed"] not in stuck]
         row: dict[str, object] = {"variant": variant, "seeds": [r["seed"] for r in records]}
+        if learned_only:
+            row["never_trained"] = stuck
         for key in ("accuracy", "bce", "auc"):
             values = np.array([r["test"][key] for r in records], dtype=np.float64)
             row[key] = (float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0)
